@@ -1,0 +1,141 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Components.Core.Mapping;
+
+/// <summary>Getters of the appended columns, served from a <see cref="BatchFiller"/>.</summary>
+internal static class AppendedGetters
+{
+    public static Delegate Create(AppendColumnsTransformer parent, int outputIndex, BatchFiller fill, Func<long> position)
+    {
+        var col = parent.OutputColumns[outputIndex];
+        switch (col.Kind)
+        {
+            case OutputKind.Vector:
+                ValueGetter<VBuffer<float>> vec = (ref VBuffer<float> dst) =>
+                {
+                    int r = fill.Ensure(position());
+                    var editor = VBufferEditor.Create(ref dst, col.Width);
+                    fill.Batch.OutputRow(outputIndex, r).CopyTo(editor.Values);
+                    dst = editor.Commit();
+                };
+                return vec;
+            case OutputKind.Single:
+                ValueGetter<float> single = (ref float dst) => dst = fill.Batch.OutputRow(outputIndex, fill.Ensure(position()))[0];
+                return single;
+            default:
+                ValueGetter<uint> key = (ref uint dst) =>
+                {
+                    float v = fill.Batch.OutputRow(outputIndex, fill.Ensure(position()))[0];
+                    dst = v >= 1 && v <= col.Width ? (uint)v : 0;
+                };
+                return key;
+        }
+    }
+
+    public static ValueGetter<TValue> Cast<TValue>(Delegate getter, DataViewSchema.Column column)
+        => getter as ValueGetter<TValue> ?? throw new InvalidOperationException(
+            $"Invalid TValue in GetGetter for column '{column.Name}': expected {column.Type.RawType.Name}, got {typeof(TValue).Name}.");
+}
+
+/// <summary>Cursor over <see cref="AppendColumnsDataView"/>: passes input columns through and serves appended ones.</summary>
+internal sealed class AppendColumnsCursor : DataViewRowCursor
+{
+    private readonly DataViewRowCursor _input;
+    private readonly HashSet<int> _active;
+    private readonly BatchFiller? _fill;
+    private readonly Delegate?[] _getters;
+    private readonly int _nInput;
+
+    public AppendColumnsCursor(AppendColumnsTransformer parent, DataViewRowCursor input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
+    {
+        _input = input;
+        Schema = schema;
+        _active = active;
+        _fill = fill;
+        _nInput = input.Schema.Count;
+        _getters = new Delegate?[schema.Count - _nInput];
+        if (fill is not null)
+        {
+            for (int i = 0; i < _getters.Length; i++)
+            {
+                if (active.Contains(_nInput + i))
+                    _getters[i] = AppendedGetters.Create(parent, i, fill, () => _input.Position);
+            }
+        }
+    }
+
+    public override DataViewSchema Schema { get; }
+
+    public override long Position => _input.Position;
+
+    public override long Batch => _input.Batch;
+
+    public override bool MoveNext() => _input.MoveNext();
+
+    public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
+
+    public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+
+    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+    {
+        if (column.Index < _nInput)
+            return _input.GetGetter<TValue>(_input.Schema[column.Index]);
+        var g = _getters[column.Index - _nInput] ?? throw new InvalidOperationException($"Column '{column.Name}' is not active in this cursor.");
+        return AppendedGetters.Cast<TValue>(g, column);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _fill?.Dispose();
+            _input.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>Row returned by <see cref="AppendColumnsRowMapper.GetRow"/>.</summary>
+internal sealed class AppendColumnsRow : DataViewRow
+{
+    private readonly DataViewRow _input;
+    private readonly HashSet<int> _active;
+    private readonly Delegate?[] _getters;
+    private readonly int _nInput;
+
+    public AppendColumnsRow(AppendColumnsTransformer parent, DataViewRow input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
+    {
+        _input = input;
+        Schema = schema;
+        _active = active;
+        _nInput = input.Schema.Count;
+        _getters = new Delegate?[schema.Count - _nInput];
+        if (fill is not null)
+        {
+            for (int i = 0; i < _getters.Length; i++)
+            {
+                if (active.Contains(_nInput + i))
+                    _getters[i] = AppendedGetters.Create(parent, i, fill, () => _input.Position);
+            }
+        }
+    }
+
+    public override DataViewSchema Schema { get; }
+
+    public override long Position => _input.Position;
+
+    public override long Batch => _input.Batch;
+
+    public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
+
+    public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+
+    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+    {
+        if (column.Index < _nInput)
+            return _input.GetGetter<TValue>(_input.Schema[column.Index]);
+        var g = _getters[column.Index - _nInput] ?? throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.");
+        return AppendedGetters.Cast<TValue>(g, column);
+    }
+}

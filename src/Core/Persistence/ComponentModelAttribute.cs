@@ -1,0 +1,25 @@
+namespace Components.Core.Persistence;
+
+/// <summary>
+/// Marks a suite transformer that <c>mlContext.Model.Save/Load</c> can persist. The type must have a static method
+/// <c>Load(IHostEnvironment env, ModelLoadReader reader)</c> (or the name given in <see cref="LoadMethodName"/>) that
+/// rebuilds it, and its <c>ICanSaveModel.Save</c> must start with <see cref="ModelSaveWriter.Begin"/> using the same
+/// loader signature.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class ComponentModelAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    /// <param name="loaderSignature">Unique name of the loader, stored in the model file (e.g. <c>"NeuralNetworkModel"</c>).</param>
+    public ComponentModelAttribute(string loaderSignature)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(loaderSignature);
+        LoaderSignature = loaderSignature;
+    }
+
+    /// <summary>Unique name of the loader, stored in the model file.</summary>
+    public string LoaderSignature { get; }
+
+    /// <summary>Name of the static load method; default <c>Load</c>.</summary>
+    public string LoadMethodName { get; init; } = "Load";
+}

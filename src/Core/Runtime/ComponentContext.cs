@@ -1,0 +1,91 @@
+using Components.Core.Internal;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Components.Core.Runtime;
+
+/// <summary>
+/// What every component resolves once at the start of <c>Fit</c> (or load): its host and log channel (named after the
+/// component, so <c>LoggingEventArgs.Source</c> can filter), the device, a seed and a private <see cref="torch.Generator"/>
+/// (the global torch seed is never touched), and the cancellation token.
+/// </summary>
+public sealed class ComponentContext : IDisposable
+{
+    private ComponentContext(IHost host, IChannel channel, Device device, int seed, CancellationToken cancellation)
+    {
+        Host = host;
+        Channel = channel;
+        Device = device;
+        Seed = seed;
+        Cancellation = cancellation;
+        Generator = new torch.Generator((ulong)(uint)seed, device.type == DeviceType.CUDA ? device : torch.CPU);
+        CpuGenerator = new torch.Generator((ulong)(uint)seed, torch.CPU);
+    }
+
+    /// <summary>The component's host.</summary>
+    public IHost Host { get; }
+
+    /// <summary>The component's log channel.</summary>
+    public IChannel Channel { get; }
+
+    /// <summary>Where tensors live.</summary>
+    public Device Device { get; }
+
+    /// <summary>The resolved seed.</summary>
+    public int Seed { get; }
+
+    /// <summary>Random generator on <see cref="Device"/>, seeded with <see cref="Seed"/>.</summary>
+    public torch.Generator Generator { get; }
+
+    /// <summary>Random generator on the CPU (for initialisation and shuffling), seeded with <see cref="Seed"/>.</summary>
+    public torch.Generator CpuGenerator { get; }
+
+    /// <summary>The cancellation token, checked per epoch, batch or step.</summary>
+    public CancellationToken Cancellation { get; }
+
+    /// <summary>Creates the context.</summary>
+    /// <param name="env">An MLContext or the environment behind a catalog.</param>
+    /// <param name="componentName">Name of the component (channel source).</param>
+    /// <param name="seed">Explicit seed option; null takes one from the environment's random source (the MLContext seed).</param>
+    /// <param name="device">Explicit device option; null follows MLContext.GpuDeviceId/FallbackToCpu.</param>
+    /// <param name="cancellation">Cancellation token.</param>
+    public static ComponentContext Create(IHostEnvironment env, string componentName, int? seed, string? device, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        var host = env.Register(componentName);
+        var channel = host.Start(componentName);
+        try
+        {
+            var settings = MlNetShim.GetEnvironmentSettings(env);
+            var dev = DeviceResolver.Resolve(device, settings.GpuDeviceId, settings.FallbackToCpu, channel);
+            return new ComponentContext(host, channel, dev, seed ?? host.Rand.Next(), cancellation);
+        }
+        catch
+        {
+            channel.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Logs an informational message (per epoch or phase).</summary>
+    public void Info(string message) => Channel.Info(MessageSensitivity.None, message);
+
+    /// <summary>Logs a trace message (per batch or step).</summary>
+    public void Trace(string message) => Channel.Trace(MessageSensitivity.None, message);
+
+    /// <summary>Logs a warning.</summary>
+    public void Warning(string message) => Channel.Warning(MessageSensitivity.None, message);
+
+    /// <summary>Throws <see cref="OperationCanceledException"/> if cancellation was requested.</summary>
+    public void CheckCancelled() => Cancellation.ThrowIfCancellationRequested();
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Generator.Dispose();
+        CpuGenerator.Dispose();
+        Channel.Dispose();
+    }
+}
