@@ -38,6 +38,21 @@ internal static class InputChecks
         throw arg ? new ArgumentException(msg, name) : new InvalidOperationException(msg);
     }
 
+    /// <summary>
+    /// Cheap check through the per-column mean <paramref name="mean"/> of <paramref name="t"/>: a NaN or infinity in
+    /// a column makes its mean non-finite, and only then are the rows searched.
+    /// </summary>
+    public static void FiniteGivenMean(Tensor t, Tensor mean, string name, long rowOffset)
+    {
+        using (var scope = torch.NewDisposeScope())
+        {
+            if (torch.isfinite(mean).all().item<bool>())
+                return;
+        }
+        Finite(t, name, rowOffset);
+        throw new InvalidOperationException($"'{name}': activations are too large (their sum overflows float64).");
+    }
+
     /// <summary>Throws <see cref="InvalidOperationException"/> naming the first row holding a NaN or infinity.</summary>
     public static void Finite(Tensor t, string name, long rowOffset = 0)
     {

@@ -70,12 +70,14 @@ public sealed class SvccaAccumulator : IDisposable
         using var _ = torch.no_grad();
         var x = a.to(_device).to(ScalarType.Float64);
         var y = b.to(_device).to(ScalarType.Float64);
-        InputChecks.Finite(x, "a", _n);
-        InputChecks.Finite(y, "b", _n);
         var mx = x.mean([0]);
         var my = y.mean([0]);
-        var xc = x - mx;
-        var yc = y - my;
+        // A NaN or infinity anywhere makes the column mean non-finite: only then search for the row.
+        InputChecks.FiniteGivenMean(x, mx, "a", _n);
+        InputChecks.FiniteGivenMean(y, my, "b", _n);
+        // Centre in place when the float64 copy is ours (never the caller's tensor).
+        var xc = Owned(a, x) ? x.sub_(mx) : x - mx;
+        var yc = Owned(b, y) ? y.sub_(my) : y - my;
         var maa = torch.matmul(xc.mT, xc);
         var mab = torch.matmul(xc.mT, yc);
         var mbb = torch.matmul(yc.mT, yc);
@@ -100,6 +102,9 @@ public sealed class SvccaAccumulator : IDisposable
         _meanB!.add_(db.mul((double)ra / n));
         _n = n;
     }
+
+    private bool Owned(Tensor input, Tensor converted)
+        => input.dtype != ScalarType.Float64 || input.device_type != _device.type || input.device_index != _device.index;
 
     /// <summary>Adds <paramref name="rows"/> datapoints given as row-major spans.</summary>
     public void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, int rows)

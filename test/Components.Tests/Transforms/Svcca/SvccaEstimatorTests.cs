@@ -145,6 +145,17 @@ public sealed class SvccaEstimatorTests
     }
 
     [Fact]
+    public void FitHonoursCancellation()
+    {
+        var ml = new MLContext(seed: 1);
+        var (rows, _, _) = Data(100, 10);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var est = ml.Transforms.Svcca(new SvccaEstimator.Options { BatchSize = 10, CancellationToken = cts.Token });
+        Assert.ThrowsAny<OperationCanceledException>(() => est.Fit(ml.Data.LoadFromEnumerable(rows)));
+    }
+
+    [Fact]
     public void SavedModelKeepsItsResult()
     {
         var ml = new MLContext(seed: 1);
