@@ -22,11 +22,14 @@ internal static class SvccaReproduction
     private const int Probe = 2000;
     private const int BatchSize = 128;
     private static readonly string[] LayerNames = ["h1", "h2", "h3", "logits"];
+    private static readonly SvccaSettings K20 = SvccaSettings.Default with { Dimensions = 20 }; // the reference tutorial's choice
 
     public static int Run(string[] args)
     {
-        int epochs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
+        int epochs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
         string images = args.Length > 1 ? args[1] : Path.Combine(FindRepoRoot(), "docs", "images");
+        // One thread by default: this small MLP gains nothing from two, and OpenMP spinning on a shared machine costs 7×.
+        torch.set_num_threads(args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1);
         Directory.CreateDirectory(images);
         var total = Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
@@ -52,8 +55,8 @@ internal static class SvccaReproduction
         using var gen = new Generator(4);
         var gaussian = acts1.Select(a => torch.randn(a.shape, ScalarType.Float32, generator: gen)).ToArray();
         Console.WriteLine();
-        Console.WriteLine("| layer | kept dims (99% var) net 1 / net 2 | SVCCA net 1 vs net 2 | PWCCA net 1 vs net 2 | SVCCA net 1 vs untrained net | SVCCA net 1 vs iid Gaussian | linear CKA net 1 vs net 2 | linear CKA net 1 vs untrained |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| layer | kept dims (99% var) net 1 / net 2 | SVCCA net 1 vs net 2 | PWCCA net 1 vs net 2 | SVCCA net 1 vs untrained net | SVCCA net 1 vs iid Gaussian | SVCCA k=20 net 1 vs net 2 | SVCCA k=20 net 1 vs untrained | linear CKA net 1 vs net 2 | linear CKA net 1 vs untrained |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         var seeds = new double[4];
         var randomNet = new double[4];
         var noise = new double[4];
@@ -65,7 +68,7 @@ internal static class SvccaReproduction
             seeds[l] = r12.Mean;
             randomNet[l] = r1r.Mean;
             noise[l] = r1g.Mean;
-            Console.WriteLine($"| {LayerNames[l]} | {r12.KeptA} / {r12.KeptB} | {r12.Mean:F3} | {r12.Pwcca:F3} | {r1r.Mean:F3} | {r1g.Mean:F3} | {Cka.Linear(acts1[l], acts2[l]):F3} | {Cka.Linear(acts1[l], actsRandom[l]):F3} |");
+            Console.WriteLine($"| {LayerNames[l]} | {r12.KeptA} / {r12.KeptB} | {r12.Mean:F3} | {r12.Pwcca:F3} | {r1r.Mean:F3} | {r1g.Mean:F3} | {SvccaAnalysis.Compute(acts1[l], acts2[l], K20).Mean:F3} | {SvccaAnalysis.Compute(acts1[l], actsRandom[l], K20).Mean:F3} | {Cka.Linear(acts1[l], acts2[l]):F3} | {Cka.Linear(acts1[l], actsRandom[l]):F3} |");
         }
         var matrix = RepresentationComparison.Compare(acts1, acts2, SimilarityMeasure.Svcca, names1: LayerNames.Select(n => "net1 " + n).ToArray(), names2: LayerNames.Select(n => "net2 " + n).ToArray());
         Console.WriteLine();
@@ -74,20 +77,25 @@ internal static class SvccaReproduction
         SvccaHeatmap.Save(matrix, Path.Combine(images, "svcca-seeds-heatmap.png"), "SVCCA: net 1 (rows) vs net 2 (columns), Fashion-MNIST MLP");
         BarPlot(seeds, randomNet, noise, Path.Combine(images, "svcca-layers-seeds.png"));
 
-        // (2) Convergence: each layer vs its own final state.
-        Console.WriteLine();
-        Console.WriteLine("| epoch | " + string.Join(" | ", LayerNames) + " |");
-        Console.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---|", 4)));
-        var curves = new double[4][];
-        for (int l = 0; l < 4; l++)
-            curves[l] = new double[checkpoints.Count];
-        for (int c = 0; c < checkpoints.Count; c++)
+        // (2) Convergence: each layer vs its own final state (99% variance, and the tutorial's fixed k = 20).
+        foreach (var (settings, label, file) in new[] { (SvccaSettings.Default, "99% variance", "svcca-convergence.png"), (K20, "k = 20", "svcca-convergence-k20.png") })
         {
+            Console.WriteLine();
+            Console.WriteLine($"SVCCA ({label}) of each layer of net 1 with its final state:");
+            Console.WriteLine();
+            Console.WriteLine("| epoch | " + string.Join(" | ", LayerNames) + " |");
+            Console.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---|", 4)));
+            var curves = new double[4][];
             for (int l = 0; l < 4; l++)
-                curves[l][c] = SvccaAnalysis.Compute(checkpoints[c].Acts[l], acts1[l]).Mean;
-            Console.WriteLine($"| {checkpoints[c].Epoch.ToString("0.###", CultureInfo.InvariantCulture)} | " + string.Join(" | ", curves.Select(cu => cu[c].ToString("F3", CultureInfo.InvariantCulture))) + " |");
+                curves[l] = new double[checkpoints.Count];
+            for (int c = 0; c < checkpoints.Count; c++)
+            {
+                for (int l = 0; l < 4; l++)
+                    curves[l][c] = SvccaAnalysis.Compute(checkpoints[c].Acts[l], acts1[l], settings).Mean;
+                Console.WriteLine($"| {checkpoints[c].Epoch.ToString("0.###", CultureInfo.InvariantCulture)} | " + string.Join(" | ", curves.Select(cu => cu[c].ToString("F3", CultureInfo.InvariantCulture))) + " |");
+            }
+            ConvergencePlot(checkpoints.Select(c => c.Epoch).ToArray(), curves, Path.Combine(images, file), label);
         }
-        ConvergencePlot(checkpoints.Select(c => c.Epoch).ToArray(), curves, Path.Combine(images, "svcca-convergence.png"));
         Console.WriteLine();
         Console.WriteLine($"total {total.Elapsed.TotalSeconds:F0} s; plots in {images}");
         return 0;
@@ -214,7 +222,7 @@ internal static class SvccaReproduction
         plt.SavePng(path, 800, 500);
     }
 
-    private static void ConvergencePlot(double[] epochs, double[][] curves, string path)
+    private static void ConvergencePlot(double[] epochs, double[][] curves, string path, string label)
     {
         var plt = new Plot();
         for (int l = 0; l < curves.Length; l++)
@@ -224,7 +232,7 @@ internal static class SvccaReproduction
         }
         plt.Axes.SetLimitsY(0, 1.05);
         plt.XLabel("epoch (first points: 25, 50, 100, 200 steps)");
-        plt.YLabel("SVCCA with the layer's final state");
+        plt.YLabel($"SVCCA ({label}) with the layer's final state");
         plt.Title("Convergence over training (net 1)");
         plt.ShowLegend(Alignment.LowerRight);
         plt.SavePng(path, 800, 500);
