@@ -1,16 +1,27 @@
-using Components.Benchmarks;
+namespace Components.Benchmarks;
 
-// Benchmark and reproduction runners. Usage: dotnet run -c Release --project test/Benchmarks -- <name> [args]
-var runners = new Dictionary<string, (string Description, Func<string[], int> Run)>(StringComparer.OrdinalIgnoreCase)
+/// <summary>
+/// Dispatcher: <c>dotnet run -c Release --project test/Benchmarks -- &lt;runner&gt; [args]</c>. Each component adds
+/// its runners (in its own folder) to the table below.
+/// </summary>
+public static class Program
 {
-    ["loading"] = ("IDataView → tensor loading of 60,000 × 784: span copy vs GetColumn + torch.tensor", Components.Benchmarks.Core.LoadingBenchmark.Run),
-};
+    private static readonly Dictionary<string, (string Description, Func<string[], int> Run)> Runners = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["loading"] = ("IDataView → tensor loading of 60,000 × 784: span copy vs GetColumn + torch.tensor", Core.LoadingBenchmark.Run),
+        ["svcca"] = ("SVCCA: CPU time vs a numpy implementation of the reference, and streaming peak memory", Svcca.SvccaBenchmark.Run),
+        ["svcca-repro"] = ("SVCCA reproduction: Fashion-MNIST MLPs, layer similarity across seeds and over training", Svcca.SvccaReproduction.Run),
+    };
 
-if (args.Length == 0 || !runners.TryGetValue(args[0], out var runner))
-{
-    Console.WriteLine("Usage: dotnet run -c Release --project test/Benchmarks -- <runner> [args]");
-    foreach (var (name, (description, _)) in runners.OrderBy(r => r.Key))
-        Console.WriteLine($"  {name,-20} {description}");
-    return args.Length == 0 ? 0 : 2;
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || !Runners.TryGetValue(args[0], out var runner))
+        {
+            Console.Error.WriteLine("Usage: dotnet run -c Release --project test/Benchmarks -- <runner> [args]");
+            foreach (var (name, (description, _)) in Runners.OrderBy(r => r.Key))
+                Console.Error.WriteLine($"  {name,-14} {description}");
+            return args.Length == 0 ? 1 : 2;
+        }
+        return runner.Run(args[1..]);
+    }
 }
-return runner.Run(args[1..]);
