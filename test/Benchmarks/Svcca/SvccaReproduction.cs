@@ -1,6 +1,8 @@
+using Components.Core.Data;
+using Components.Core.Tensors;
+using Microsoft.ML;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO.Compression;
 using Components.Transforms.Svcca;
 using ScottPlot;
 using TorchSharp;
@@ -17,7 +19,6 @@ namespace Components.Benchmarks.Svcca;
 /// </summary>
 internal static class SvccaReproduction
 {
-    private const string DataDir = "/usr/share/datasets/fashion-mnist";
     private const int Hidden = 200;
     private const int Probe = 2000;
     private const int BatchSize = 128;
@@ -33,8 +34,9 @@ internal static class SvccaReproduction
         Directory.CreateDirectory(images);
         var total = Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
-        var (trainX, trainY) = (ReadImages(Path.Combine(DataDir, "train-images-idx3-ubyte.gz")), ReadLabels(Path.Combine(DataDir, "train-labels-idx1-ubyte.gz")));
-        var (testX, testY) = (ReadImages(Path.Combine(DataDir, "t10k-images-idx3-ubyte.gz")), ReadLabels(Path.Combine(DataDir, "t10k-labels-idx1-ubyte.gz")));
+        var data = FashionMnist.Load(new MLContext(seed: 0));
+        var (trainX, trainY) = (DataLoading.LoadFeatures(data.Train, "Features"), DataLoading.LoadKeyLabels(data.Train, "Label").Labels);
+        var (testX, testY) = (DataLoading.LoadFeatures(data.Test, "Features"), DataLoading.LoadKeyLabels(data.Test, "Label").Labels);
         var probe = testX.narrow(0, 0, Probe);
         Console.WriteLine($"# SVCCA reproduction: Fashion-MNIST, train {trainX.shape[0]}, probe = first {Probe} test images, MLP 784-{Hidden}-{Hidden}-{Hidden}-10 ReLU, Adam 1e-3, batch {BatchSize}, {epochs} epochs, torch threads {torch.get_num_threads()}");
 
@@ -172,36 +174,7 @@ internal static class SvccaReproduction
         return net.call(x).argmax(1).eq(y).to(ScalarType.Float64).mean().item<double>();
     }
 
-    private static Tensor ReadImages(string path)
-    {
-        var bytes = Gunzip(path);
-        if (BigEndian(bytes, 0) != 2051)
-            throw new InvalidDataException($"{path}: not an IDX image file.");
-        int n = BigEndian(bytes, 4), rows = BigEndian(bytes, 8), cols = BigEndian(bytes, 12);
-        var pixels = new float[n * rows * cols];
-        for (int i = 0; i < pixels.Length; i++)
-            pixels[i] = bytes[16 + i] / 255f;
-        return torch.tensor(pixels, [n, rows * cols]);
-    }
 
-    private static Tensor ReadLabels(string path)
-    {
-        var bytes = Gunzip(path);
-        if (BigEndian(bytes, 0) != 2049)
-            throw new InvalidDataException($"{path}: not an IDX label file.");
-        int n = BigEndian(bytes, 4);
-        return torch.tensor(bytes.Skip(8).Take(n).Select(b => (long)b).ToArray());
-    }
-
-    private static byte[] Gunzip(string path)
-    {
-        using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        using var ms = new MemoryStream();
-        gz.CopyTo(ms);
-        return ms.ToArray();
-    }
-
-    private static int BigEndian(byte[] b, int o) => (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
 
     private static void BarPlot(double[] seeds, double[] randomNet, double[] noise, string path)
     {
