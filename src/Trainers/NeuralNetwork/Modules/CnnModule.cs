@@ -1,0 +1,66 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Components.Trainers.NeuralNetwork;
+
+/// <summary>
+/// Small CNN for single-channel images: per block a 5×5 convolution (zero padding 2, so the side is kept; see <see cref="ImageConvolution"/>), φ and a 2×2
+/// max-pool (halving the side); then flatten, the fully connected hidden layers with φ, and a linear output layer.
+/// </summary>
+internal sealed class CnnModule : NeuralNetworkModule
+{
+    // Field names are the state-dict keys of saved models ("convs.0.weight", "dense.0.weight", …): do not rename.
+#pragma warning disable IDE1006
+    private readonly ModuleList<ImageConvolution> convs;
+    private readonly ModuleList<Linear> dense;
+#pragma warning restore IDE1006
+    private readonly long _height;
+    private readonly long _width;
+
+    public CnnModule(NeuralNetworkArchitecture architecture)
+        : base("NeuralNetworkCnn", architecture)
+    {
+        _height = architecture.ImageHeight;
+        _width = architecture.ImageWidth;
+        var channels = architecture.ConvolutionChannels;
+        var conv = new ImageConvolution[channels.Count];
+        long inChannels = 1;
+        for (int i = 0; i < conv.Length; i++)
+        {
+            conv[i] = new ImageConvolution(inChannels, channels[i], NeuralNetworkArchitecture.ConvolutionKernelSize);
+            inChannels = channels[i];
+        }
+        int flat = architecture.LayerSizes[channels.Count - 1];
+        var dims = architecture.HiddenLayerWidths.Prepend(flat).Append(architecture.OutputSize).ToArray();
+        var lin = new Linear[dims.Length - 1];
+        for (int i = 0; i < lin.Length; i++)
+            lin[i] = nn.Linear(dims[i], dims[i + 1]);
+        convs = new ModuleList<ImageConvolution>(conv);
+        dense = new ModuleList<Linear>(lin);
+        RegisterComponents();
+    }
+
+    private protected override Tensor Run(Tensor input, Tensor?[]? captured)
+    {
+        var x = input.reshape(input.shape[0], 1, _height, _width);
+        int layer = 0;
+        foreach (var conv in convs)
+        {
+            x = nn.functional.max_pool2d(Activate(conv.forward(x)), 2);
+            layer++;
+            if (captured is not null)
+                captured[layer] = x;
+        }
+        x = x.flatten(1);
+        int last = dense.Count - 1;
+        for (int i = 0; i < last; i++)
+        {
+            x = Activate(dense[i].forward(x));
+            layer++;
+            if (captured is not null)
+                captured[layer] = x;
+        }
+        return dense[last].forward(x);
+    }
+}

@@ -1,0 +1,141 @@
+using System.Globalization;
+using Components.Core.Runtime;
+using Components.Core.Schema;
+using Components.Core.Tensors;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Components.Trainers.NeuralNetwork;
+
+/// <summary>What both neural-network trainers share: option validation, feature loading, the validation split and the fit itself.</summary>
+internal static class NeuralNetworkFitting
+{
+    /// <summary>Validates every option; throws <see cref="ArgumentOutOfRangeException"/> naming the option.</summary>
+    public static void Validate(NeuralNetworkOptions o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(o.FeatureColumnName), nameof(o.FeatureColumnName), "Must be a column name.");
+        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(o.LabelColumnName), nameof(o.LabelColumnName), "Must be a column name.");
+        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(o.ScoreColumnName), nameof(o.ScoreColumnName), "Must be a column name.");
+        Guard.CheckUserArg(Enum.IsDefined(o.Architecture), nameof(o.Architecture), $"Unknown architecture {o.Architecture}.");
+        Guard.CheckUserArg(o.HiddenLayerWidths is not null, nameof(o.HiddenLayerWidths), "Must not be null (use an empty array for no hidden layer).");
+        Guard.CheckUserArg(o.HiddenLayerWidths!.All(w => w > 0), nameof(o.HiddenLayerWidths), $"Every width must be positive, got [{string.Join(", ", o.HiddenLayerWidths!)}].");
+        if (o.Architecture == NeuralNetworkArchitectureKind.Cnn)
+        {
+            Guard.CheckUserArg(o.ConvolutionChannels is { Length: > 0 }, nameof(o.ConvolutionChannels), "A CNN needs at least one convolution block.");
+            Guard.CheckUserArg(o.ConvolutionChannels!.All(c => c > 0), nameof(o.ConvolutionChannels), $"Every channel count must be positive, got [{string.Join(", ", o.ConvolutionChannels!)}].");
+            Guard.CheckUserArg(o.ImageHeight > 0, nameof(o.ImageHeight), $"Must be positive, got {o.ImageHeight}.");
+            Guard.CheckUserArg(o.ImageWidth > 0, nameof(o.ImageWidth), $"Must be positive, got {o.ImageWidth}.");
+            Guard.CheckUserArg(o.ImageHeight >> o.ConvolutionChannels!.Length > 0 && o.ImageWidth >> o.ConvolutionChannels.Length > 0,
+                nameof(o.ConvolutionChannels), $"A {o.ImageHeight}×{o.ImageWidth} image is too small for {o.ConvolutionChannels.Length} convolution blocks (each halves the side).");
+        }
+        Guard.CheckUserArg(Enum.IsDefined(o.Activation), nameof(o.Activation), $"Unknown activation {o.Activation}.");
+        Guard.CheckUserArg(o.WeightVariance > 0 && double.IsFinite(o.WeightVariance), nameof(o.WeightVariance), $"Must be positive and finite, got {F(o.WeightVariance)}.");
+        Guard.CheckUserArg(o.BiasVariance >= 0 && double.IsFinite(o.BiasVariance), nameof(o.BiasVariance), $"Must be non-negative and finite, got {F(o.BiasVariance)}.");
+        Guard.CheckUserArg(Enum.IsDefined(o.Optimizer), nameof(o.Optimizer), $"Unknown optimizer {o.Optimizer}.");
+        Guard.CheckUserArg(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), $"Must be positive and finite, got {F(o.LearningRate)}.");
+        Guard.CheckUserArg(o.Momentum >= 0 && o.Momentum < 1, nameof(o.Momentum), $"Must be in [0, 1), got {F(o.Momentum)}.");
+        Guard.CheckUserArg(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), nameof(o.WeightDecay), $"Must be non-negative and finite, got {F(o.WeightDecay)}.");
+        Guard.CheckUserArg(o.BatchSize > 0, nameof(o.BatchSize), $"Must be positive, got {o.BatchSize}.");
+        Guard.CheckUserArg(o.NumberOfEpochs > 0, nameof(o.NumberOfEpochs), $"Must be positive, got {o.NumberOfEpochs}.");
+        Guard.CheckUserArg(o.ValidationFraction >= 0 && o.ValidationFraction < 1, nameof(o.ValidationFraction), $"Must be in [0, 1), got {F(o.ValidationFraction)}.");
+        Guard.CheckUserArg(o.ValidationSet is null || o.ValidationFraction == 0, nameof(o.ValidationFraction), $"Give either {nameof(o.ValidationSet)} or {nameof(o.ValidationFraction)}, not both.");
+        Guard.CheckUserArg(o.EarlyStoppingPatience >= 0, nameof(o.EarlyStoppingPatience), $"Must be non-negative, got {o.EarlyStoppingPatience}.");
+        Guard.CheckUserArg(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), $"Must be positive, got {o.InferenceBatchSize}.");
+        if (o.Device is not null)
+            DeviceResolver.Parse(o.Device); // unknown device names fail here, before any data is read
+    }
+
+    /// <summary>Loads the feature column; for a CNN, checks that it holds ImageHeight × ImageWidth pixels.</summary>
+    public static Tensor LoadFeatures(IDataView data, NeuralNetworkOptions o, string role, int? expectedSize, CancellationToken ct)
+    {
+        int size = ColumnRules.CheckVector(data.Schema, role, o.FeatureColumnName, expectedSize);
+        if (o.Architecture == NeuralNetworkArchitectureKind.Cnn && size != o.ImageHeight * o.ImageWidth)
+        {
+            throw Guard.ExceptSchemaMismatch(role, o.FeatureColumnName,
+                $"{ColumnRules.VectorText(o.ImageHeight * o.ImageWidth)} (a {o.ImageHeight}×{o.ImageWidth} image for the CNN)",
+                data.Schema[o.FeatureColumnName].Type.ToString() ?? "?");
+        }
+        return DataLoading.LoadFeatures(data, o.FeatureColumnName, role, rejectNonFinite: true, ct);
+    }
+
+    /// <summary>
+    /// Splits a random <see cref="NeuralNetworkOptions.ValidationFraction"/> of (x, y) off as validation data, using
+    /// <paramref name="generator"/>. Disposes the inputs and returns four new tensors.
+    /// </summary>
+    public static (Tensor X, Tensor Y, Tensor XValidation, Tensor YValidation) Split(Tensor x, Tensor y, double fraction, Generator generator)
+    {
+        long n = x.shape[0];
+        long held = (long)Math.Round(n * fraction);
+        if (held < 1 || held >= n)
+        {
+            throw new InvalidOperationException(
+                $"ValidationFraction {F(fraction)} of {n} rows leaves {held} validation and {n - held} training rows; both must be at least 1.");
+        }
+        using var scope = NewDisposeScope();
+        var order = randperm(n, generator: generator);
+        var train = order.narrow(0, 0, n - held);
+        var valid = order.narrow(0, n - held, held);
+        var result = (x.index_select(0, train), y.index_select(0, train), x.index_select(0, valid), y.index_select(0, valid));
+        result.Item1.MoveToOuterDisposeScope();
+        result.Item2.MoveToOuterDisposeScope();
+        result.Item3.MoveToOuterDisposeScope();
+        result.Item4.MoveToOuterDisposeScope();
+        x.Dispose();
+        y.Dispose();
+        return result;
+    }
+
+    /// <summary>Builds the architecture for these options and data sizes.</summary>
+    public static NeuralNetworkArchitecture Architecture(NeuralNetworkOptions o, int inputSize, int outputSize)
+        => new(o.Architecture, inputSize, outputSize, o.HiddenLayerWidths, o.Activation, o.WeightVariance, o.BiasVariance,
+            o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ConvolutionChannels : null,
+            o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageHeight : 0,
+            o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageWidth : 0);
+
+    /// <summary>
+    /// Builds, initialises and trains the network on the context's device, logging every epoch (Info) and reporting
+    /// progress. Returns the trained module (owned by the caller) and the training result.
+    /// </summary>
+    public static (NeuralNetworkModule Module, NeuralNetworkTrainingResult Result) Train(ComponentContext ctx, NeuralNetworkOptions o,
+        NeuralNetworkArchitecture architecture, bool classification, Tensor x, Tensor y, Tensor? xValidation, Tensor? yValidation, double targetScale)
+    {
+        string metric = classification ? "accuracy" : "RMSE";
+        ctx.Info($"Training {architecture} on {x.shape[0]} rows" +
+            (xValidation is null ? "" : $", validating on {xValidation.shape[0]}") +
+            $", device {ctx.Device}, seed {ctx.Seed}, {(o.OptimizerFactory is null ? o.Optimizer.ToString() : "custom optimizer")}, " +
+            $"batch {o.BatchSize}, up to {o.NumberOfEpochs} epochs.");
+        var module = NeuralNetworkModule.Create(architecture, ctx.CpuGenerator);
+        try
+        {
+            module.to(ctx.Device);
+            using var progress = ctx.Host.StartProgressChannel("Training");
+            int current = 0;
+            progress.SetHeader(new ProgressHeader(["Loss", classification ? "Accuracy" : "RMSE"], ["Epoch"]),
+                e => e.SetProgress(0, current, o.NumberOfEpochs));
+            var result = NeuralNetworkTrainingLoop.Run(module, classification, x, y, xValidation, yValidation, o, targetScale,
+                ctx.CpuGenerator, ctx.Device, e =>
+                {
+                    current = e.Epoch;
+                    progress.Checkpoint(e.TrainingLoss, e.TrainingMetric, e.Epoch);
+                    ctx.Info(string.Create(CultureInfo.InvariantCulture,
+                        $"Epoch {e.Epoch}/{o.NumberOfEpochs}: loss {e.TrainingLoss:F4}, train {metric} {e.TrainingMetric:F4}") +
+                        (e.ValidationLoss is double vl
+                            ? string.Create(CultureInfo.InvariantCulture, $", validation loss {vl:F4}, validation {metric} {e.ValidationMetric:F4}")
+                            : ""));
+                }, ctx.Cancellation);
+            if (result.BestEpoch != result.History.Count)
+                ctx.Info($"Early stopping after epoch {result.History.Count}; restored the weights of epoch {result.BestEpoch} (lowest validation loss).");
+            return (module, result);
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
+    private static string F(double v) => v.ToString("G", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,20 @@
+namespace Components.Trainers.NeuralNetwork;
+
+/// <summary>
+/// The built-in optimizers of the neural-network trainers. Any other <c>torch.optim.Optimizer</c> (e.g. a learned
+/// optimizer) plugs in through <see cref="NeuralNetworkOptions.OptimizerFactory"/>.
+/// </summary>
+public enum NeuralNetworkOptimizerKind
+{
+    /// <summary>Plain stochastic gradient descent: θ ← θ − η·g.</summary>
+    Sgd,
+
+    /// <summary>SGD with heavy-ball momentum <see cref="NeuralNetworkOptions.Momentum"/>: v ← μ·v + g, θ ← θ − η·v.</summary>
+    Momentum,
+
+    /// <summary>Adam (Kingma and Ba, 2015) with β₁ = 0.9, β₂ = 0.999, ε = 1e-8.</summary>
+    Adam,
+
+    /// <summary>RMSProp with smoothing α = 0.99, ε = 1e-8 (and momentum 0).</summary>
+    RmsProp,
+}

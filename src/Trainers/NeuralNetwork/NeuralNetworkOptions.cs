@@ -1,0 +1,149 @@
+using Microsoft.ML;
+using TorchSharp;
+using TorchSharp.Modules;
+
+namespace Components.Trainers.NeuralNetwork;
+
+/// <summary>
+/// Options shared by <see cref="NeuralNetworkMulticlassTrainer"/> and <see cref="NeuralNetworkRegressionTrainer"/>:
+/// columns, architecture and initialisation, optimizer, mini-batching, validation and early stopping, device, seed
+/// and cancellation. Every default lives in <see cref="Defaults"/>.
+/// </summary>
+public abstract class NeuralNetworkOptions
+{
+    /// <summary>Default values of every option.</summary>
+    internal static class Defaults
+    {
+        public const string FeatureColumnName = "Features";
+        public const string LabelColumnName = "Label";
+        public const string ScoreColumnName = "Score";
+        public const string PredictedLabelColumnName = "PredictedLabel";
+        public const NeuralNetworkArchitectureKind Architecture = NeuralNetworkArchitectureKind.Mlp;
+        public const int HiddenLayerWidth = 128;
+        public const int FirstConvolutionChannels = 16;
+        public const int SecondConvolutionChannels = 32;
+        public const int ImageSide = 28;
+        public const NeuralNetworkActivation Activation = NeuralNetworkActivation.Relu;
+        public const double WeightVariance = 2.0;
+        public const double BiasVariance = 0.0;
+        public const NeuralNetworkOptimizerKind Optimizer = NeuralNetworkOptimizerKind.Adam;
+        public const double LearningRate = 1e-3;
+        public const double Momentum = 0.9;
+        public const double WeightDecay = 0.0;
+        public const int BatchSize = 64;
+        public const int NumberOfEpochs = 10;
+        public const bool Shuffle = true;
+        public const double ValidationFraction = 0.0;
+        public const int EarlyStoppingPatience = 5;
+        public const int InferenceBatchSize = 512;
+
+        public static int[] HiddenLayerWidths() => [HiddenLayerWidth];
+
+        public static int[] ConvolutionChannels() => [FirstConvolutionChannels, SecondConvolutionChannels];
+    }
+
+    /// <summary>Feature column: a known-size vector of Single. Default <c>Features</c>.</summary>
+    public string FeatureColumnName = Defaults.FeatureColumnName;
+
+    /// <summary>Label column: a key (multiclass) or a Single (regression). Default <c>Label</c>.</summary>
+    public string LabelColumnName = Defaults.LabelColumnName;
+
+    /// <summary>Output score column. Default <c>Score</c>.</summary>
+    public string ScoreColumnName = Defaults.ScoreColumnName;
+
+    /// <summary>Network family: <see cref="NeuralNetworkArchitectureKind.Mlp"/> (default) or <see cref="NeuralNetworkArchitectureKind.Cnn"/>.</summary>
+    public NeuralNetworkArchitectureKind Architecture = Defaults.Architecture;
+
+    /// <summary>
+    /// Widths of the fully connected hidden layers, each positive; may be empty (a linear or softmax-regression model for an
+    /// MLP). For a CNN these follow the convolution blocks. Default <c>[128]</c>.
+    /// </summary>
+    public int[] HiddenLayerWidths = Defaults.HiddenLayerWidths();
+
+    /// <summary>CNN only: output channels of each 5×5 convolution + 2×2 max-pool block, each positive. Default <c>[16, 32]</c>.</summary>
+    public int[] ConvolutionChannels = Defaults.ConvolutionChannels();
+
+    /// <summary>CNN only: image height; the feature vector is read row-major as ImageHeight × ImageWidth pixels. Default 28.</summary>
+    public int ImageHeight = Defaults.ImageSide;
+
+    /// <summary>CNN only: image width. Default 28.</summary>
+    public int ImageWidth = Defaults.ImageSide;
+
+    /// <summary>Nonlinearity after every hidden layer. Default <see cref="NeuralNetworkActivation.Relu"/>.</summary>
+    public NeuralNetworkActivation Activation = Defaults.Activation;
+
+    /// <summary>
+    /// σ_w², positive: every weight starts as N(0, σ_w²/fan_in) (the NNGP paper's convention). Default 2 (He
+    /// initialisation, which keeps the pre-activation variance of a ReLU network constant with depth).
+    /// </summary>
+    public double WeightVariance = Defaults.WeightVariance;
+
+    /// <summary>σ_b², non-negative: every bias starts as N(0, σ_b²). Default 0 (zero biases).</summary>
+    public double BiasVariance = Defaults.BiasVariance;
+
+    /// <summary>Built-in optimizer, used when <see cref="OptimizerFactory"/> is null. Default <see cref="NeuralNetworkOptimizerKind.Adam"/>.</summary>
+    public NeuralNetworkOptimizerKind Optimizer = Defaults.Optimizer;
+
+    /// <summary>
+    /// Builds the optimizer from the network's parameters (already on the training device), replacing
+    /// <see cref="Optimizer"/>, <see cref="LearningRate"/>, <see cref="Momentum"/> and <see cref="WeightDecay"/>. Called
+    /// once per <c>Fit</c>; the trainer calls <c>zero_grad()</c>, <c>backward()</c> and <c>step()</c> per mini-batch and
+    /// disposes the optimizer at the end. This is where a learned optimizer plugs in. Default null.
+    /// </summary>
+    public Func<IEnumerable<Parameter>, torch.optim.Optimizer>? OptimizerFactory;
+
+    /// <summary>Learning rate η of the built-in optimizer, positive. Default 0.001 (suits Adam and RMSProp; SGD usually wants 0.01–0.1).</summary>
+    public double LearningRate = Defaults.LearningRate;
+
+    /// <summary>Momentum μ of <see cref="NeuralNetworkOptimizerKind.Momentum"/>, in [0, 1). Default 0.9.</summary>
+    public double Momentum = Defaults.Momentum;
+
+    /// <summary>L2 weight decay of the built-in optimizer (added to the gradient as λ·θ), non-negative. Default 0.</summary>
+    public double WeightDecay = Defaults.WeightDecay;
+
+    /// <summary>Examples per mini-batch, positive (the last batch of an epoch may be smaller). Default 64.</summary>
+    public int BatchSize = Defaults.BatchSize;
+
+    /// <summary>Maximum number of passes over the training data, positive. Default 10.</summary>
+    public int NumberOfEpochs = Defaults.NumberOfEpochs;
+
+    /// <summary>Reshuffle the training rows before every epoch (with the trainer's own seeded generator). Default true.</summary>
+    public bool Shuffle = Defaults.Shuffle;
+
+    /// <summary>
+    /// Validation data with the same feature (and label) columns as the training data, or null. When given, the
+    /// validation loss and accuracy (or RMSE) are logged every epoch and drive early stopping. Cannot be combined with
+    /// <see cref="ValidationFraction"/>. Default null.
+    /// </summary>
+    public IDataView? ValidationSet;
+
+    /// <summary>
+    /// Fraction of the training rows held out (at random, with the trainer's seed) as the validation set, in [0, 1);
+    /// 0 holds out nothing. Default 0.
+    /// </summary>
+    public double ValidationFraction = Defaults.ValidationFraction;
+
+    /// <summary>
+    /// With validation data: stop after this many epochs without a lower validation loss and restore the weights of the
+    /// best epoch. 0 disables early stopping (the last epoch's weights are kept). Non-negative. Default 5.
+    /// </summary>
+    public int EarlyStoppingPatience = Defaults.EarlyStoppingPatience;
+
+    /// <summary>Rows per forward pass when the trained model transforms data, positive. Default 512.</summary>
+    public int InferenceBatchSize = Defaults.InferenceBatchSize;
+
+    /// <summary>
+    /// Seed of the trainer's private generator (initial weights, shuffling, validation split); null takes one from the
+    /// MLContext's random source. Training is deterministic on the CPU for a fixed seed. Default null.
+    /// </summary>
+    public int? Seed;
+
+    /// <summary>
+    /// Device: <c>"cpu"</c>, <c>"cuda"</c> or <c>"cuda:N"</c>; null follows <c>MLContext.GpuDeviceId</c> and
+    /// <c>FallbackToCpu</c> (CPU when unset). Default null.
+    /// </summary>
+    public string? Device;
+
+    /// <summary>Checked before every mini-batch; cancelling makes <c>Fit</c> throw <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken CancellationToken;
+}
