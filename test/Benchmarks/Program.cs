@@ -20,6 +20,7 @@ public static class Program
 
     private static readonly Dictionary<string, Func<string[], int>> Runners = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["nngp-scratch"] = Nngp.NngpScratch.Run,
+        ["nngp-bench"] = Nngp.NngpBenchmark.Run,
+        ["nngp-repro"] = Nngp.NngpReproduction.Run,
     };
 }

@@ -49,7 +49,8 @@ public static class NngpMonteCarlo
         int depth = architecture.Depth;
         double sw = Math.Sqrt(architecture.WeightVariance), sb = Math.Sqrt(architecture.BiasVariance);
         var phi = architecture.Nonlinearity;
-        int batch = (int)Math.Clamp((1L << 23) / Math.Max(1L, (long)width * Math.Max(width, (int)d)), 1, 64);
+        long largestWeight = (long)width * (depth >= 2 ? Math.Max(width, d) : d);
+        int batch = (int)Math.Clamp((1L << 23) / Math.Max(1L, Math.Max(largestWeight, n * (long)width)), 1, 64);
         var kSum = torch.zeros([n, n], ScalarType.Float64, device);
         var tSum = torch.zeros([n, n], ScalarType.Float64, device);
         for (int done = 0; done < samples; done += batch)

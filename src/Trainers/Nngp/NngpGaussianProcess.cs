@@ -70,15 +70,27 @@ internal sealed class NngpPosterior : IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             k.diagonal().copy_(diag0 + (reg + jitter * meanDiag));
-            var (l, info) = torch.linalg.cholesky_ex(k, check_errors: false);
-            if (info.item<int>() == 0 && torch.isfinite(l.diagonal()).all().item<bool>())
+            Tensor l;
+            bool ok;
+            if (k.device_type == DeviceType.CPU)
+            {
+                l = k.contiguous().clone();
+                ok = NngpCholesky.FactorInPlace(l, cancellation);
+            }
+            else
+            {
+                var (lc, info) = torch.linalg.cholesky_ex(k, check_errors: false);
+                l = lc;
+                ok = info.item<int>() == 0;
+                info.Dispose();
+            }
+            if (ok && torch.isfinite(l.diagonal()).all().item<bool>())
             {
                 var alpha = torch.cholesky_solve(y, l);
                 log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"Cholesky factorisation of the {n}x{n} kernel succeeded with relative jitter {jitter:G2}."));
                 return new NngpPosterior(alpha.DetachFromDisposeScope(), keepFactor ? l.DetachFromDisposeScope() : null, null, NngpFactorKind.Cholesky, jitter, meanDiag);
             }
             l.Dispose();
-            info.Dispose();
             log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"Cholesky failed with relative jitter {jitter:G2}; trying a larger one."));
         }
         log?.Invoke("Cholesky failed up to relative jitter 0.1; falling back to an eigendecomposition with floored eigenvalues.");

@@ -160,7 +160,7 @@ public class NngpNumericalIntegrationTests
         using var kernel = new NngpKernel(arch);
         using var exact = kernel.Compute(x);
         using var g = new torch.Generator(8);
-        using var mc = NngpMonteCarlo.Estimate(arch, x, null, 512, 100, g);
+        using var mc = NngpMonteCarlo.Estimate(arch, x, null, 256, 150, g);
         AssertAllClose(exact.Nngp, mc.Nngp, 0.01, 0.05);
         AssertAllClose(exact.Ntk!, mc.Ntk!, 0.02, 0.05);
         Assert.Throws<ArgumentOutOfRangeException>(() => NngpMonteCarlo.Estimate(arch, x, null, 0, 10, g));
