@@ -1,0 +1,80 @@
+using Components.Core.Runtime;
+using Components.Core.Schema;
+using Components.Core.Tensors;
+using Components.Core.Trainers;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Components.Trainers.Nngp;
+
+/// <summary>
+/// Multiclass classification with the NNGP Gaussian process of a deep fully connected network (Lee et al. 2018,
+/// arXiv:1711.00165): exact GP regression on targets one-hot − 1/K (the paper's mean-subtracted one-hot labels),
+/// prediction = argmax of the posterior means, plus the predictive variance. Memory O(n²), time O(n²d + n³).
+/// </summary>
+public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
+{
+    /// <summary>Options of <see cref="NngpMulticlassTrainer"/>.</summary>
+    public sealed class Options : NngpTrainerOptions
+    {
+        /// <summary>Predicted-label column. Default <c>PredictedLabel</c>.</summary>
+        public string PredictedLabelColumnName = PredictionColumns.PredictedLabel;
+    }
+
+    private readonly IHostEnvironment _env;
+    private readonly Options _options;
+
+    internal NngpMulticlassTrainer(IHostEnvironment env, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(options.PredictedLabelColumnName), nameof(options.PredictedLabelColumnName), "Must not be empty.");
+        _env = env;
+        _options = options;
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var shape = PredictionColumns.MulticlassShape(inputSchema, _options.FeatureColumnName, _options.LabelColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName);
+        return _options.PredictVariance ? SchemaShapes.Append(shape, SchemaShapes.Single(_options.VarianceColumnName)) : shape;
+    }
+
+    /// <summary>Loads features and labels, optionally searches hyperparameters, computes the kernel and factorises it.</summary>
+    public NngpMulticlassModel Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var o = _options;
+        ColumnRules.CheckVector(input.Schema, "feature", o.FeatureColumnName);
+        ColumnRules.CheckKey(input.Schema, "label", o.LabelColumnName);
+        using var ctx = ComponentContext.Create(_env, nameof(NngpMulticlassTrainer), o.Seed, o.Device, o.CancellationToken);
+        var x = DataLoading.LoadFeatures(input, o.FeatureColumnName, cancellation: o.CancellationToken).DetachFromDisposeScope();
+        try
+        {
+            var (labels, names) = DataLoading.LoadKeyLabels(input, o.LabelColumnName, o.CancellationToken);
+            Tensor y;
+            using (labels)
+            {
+                if (labels.shape[0] != x.shape[0])
+                    throw new InvalidOperationException($"Column '{o.LabelColumnName}' has {labels.shape[0]} rows, column '{o.FeatureColumnName}' {x.shape[0]}.");
+                using var scope = torch.NewDisposeScope();
+                int k = names.Length;
+                y = (torch.nn.functional.one_hot(labels, k).to(ScalarType.Float64) - 1.0 / k).to(ctx.Device).DetachFromDisposeScope();
+            }
+            using (y)
+            {
+                var (predictor, selection) = NngpTraining.Fit(ctx, o, x, y, classification: true);
+                return new NngpMulticlassModel(_env, predictor, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
+                    o.VarianceColumnName, names, o.BatchSize, selection);
+            }
+        }
+        catch
+        {
+            x.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,256 @@
+using System.Runtime.InteropServices;
+using Components.Core.Persistence;
+using Components.Core.Runtime;
+using Components.Core.Tensors;
+using Components.Kernels.Nngp;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Components.Trainers.Nngp;
+
+/// <summary>
+/// The trained state shared by both NNGP models: the training features (raw, as loaded), the kernel, the prepared
+/// training input, the posterior weights and (for variances) the factor. Predicts means and variances for a batch
+/// of rows; thread-safe (nothing is mutated after construction).
+/// </summary>
+internal sealed class NngpPredictor : IDisposable
+{
+    private readonly Tensor _features;          // [n, d] float32, CPU: what is saved
+    private readonly NngpKernel _kernel;
+    private readonly NngpPreparedInput _train;
+    private readonly NngpPosterior _posterior;
+
+    internal NngpPredictor(Tensor features, NngpArchitecture architecture, NngpKernelOptions kernelOptions, NngpKernelKind kind,
+        double regularizer, NngpPosterior posterior, NngpKernel? kernel = null, NngpPreparedInput? train = null)
+    {
+        _features = features;
+        Architecture = architecture;
+        KernelKind = kind;
+        Regularizer = regularizer;
+        _posterior = posterior;
+        _kernel = kernel ?? new NngpKernel(architecture, kernelOptions);
+        _train = train ?? _kernel.Prepare(features);
+        Rows = (int)features.shape[0];
+        Features = (int)features.shape[1];
+        Outputs = (int)posterior.Alpha.shape[1];
+    }
+
+    public NngpArchitecture Architecture { get; }
+
+    public NngpKernelKind KernelKind { get; }
+
+    public double Regularizer { get; }
+
+    public int Rows { get; }
+
+    public int Features { get; }
+
+    public int Outputs { get; }
+
+    public NngpPosterior Posterior => _posterior;
+
+    public NngpKernel Kernel => _kernel;
+
+    public bool HasVariance => _posterior.Factor is not null;
+
+    /// <summary>Fills <paramref name="mean"/> (rows × outputs) and, if not empty, <paramref name="variance"/> (rows).</summary>
+    public void Predict(ReadOnlySpan<float> x, int rows, Span<float> mean, Span<float> variance)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var xt = TensorData.FromSpan(x, [rows, Features]);
+        using var p = _kernel.Prepare(xt);
+        var outputs = KernelKind == NngpKernelKind.Ntk ? NngpOutputs.Both : NngpOutputs.Nngp;
+        using var r = _kernel.Compute(p, _train, outputs);
+        var kStar = KernelKind == NngpKernelKind.Ntk ? r.Ntk! : r.Nngp;
+        TensorData.CopyTo(_posterior.Mean(kStar), mean);
+        if (!variance.IsEmpty)
+        {
+            var prior = KernelKind == NngpKernelKind.Ntk ? p.NtkDiagTensor : p.LayerDiagTensor[Architecture.Depth];
+            var v = _posterior.Variance(kStar, prior);
+            if (r.LogScale != 0)
+                v = v * Math.Exp(r.LogScale);
+            TensorData.CopyTo(v, variance);
+        }
+    }
+
+    // *** Binary format (after the model's own header fields) ***
+    // int    version of this block (1)
+    // int    rows n, int features d, int outputs k
+    // int    depth; int nonlinearity kind; double[] nonlinearity parameters; double σ_w²; double σ_b²; bool layer norm
+    // int    kernel kind; int integration; int Gauss–Hermite degree; bool rescale; double regulariser
+    // int    factor kind; bool has factor; double jitter; double mean diagonal
+    // streams: Features.bin (float32 n×d), Alpha.bin (float64 n×k), Factor.bin (Cholesky: lower rows, row i holds i+1
+    //          values; Eigen: float64 n×n eigenvectors then n eigenvalues)
+    internal void Save(ModelSaveWriter w)
+    {
+        if (!Architecture.Nonlinearity.CanSave)
+            throw new InvalidOperationException($"The nonlinearity '{Architecture.Nonlinearity.Name}' is a user delegate and cannot be saved; use a built-in one (ReLU, leaky ReLU, ABReLU, Abs, Erf, Tanh).");
+        var bw = w.Writer;
+        bw.Write(1);
+        bw.Write(Rows);
+        bw.Write(Features);
+        bw.Write(Outputs);
+        bw.Write(Architecture.Depth);
+        bw.Write((int)Architecture.Nonlinearity.Kind);
+        bw.WriteDoubles(Architecture.Nonlinearity.Parameters.ToArray());
+        bw.Write(Architecture.WeightVariance);
+        bw.Write(Architecture.BiasVariance);
+        bw.Write(Architecture.InputLayerNorm);
+        bw.Write((int)KernelKind);
+        bw.Write((int)_kernel.Options.Integration);
+        bw.Write(_kernel.Options.GaussHermiteDegree);
+        bw.Write(_kernel.Options.Rescale);
+        bw.Write(Regularizer);
+        bw.Write((int)_posterior.Kind);
+        bw.Write(HasVariance);
+        bw.Write(_posterior.Jitter);
+        bw.Write(_posterior.MeanDiagonal);
+        w.SaveBinaryStream("Features.bin", s => WriteTensor(s, _features));
+        w.SaveBinaryStream("Alpha.bin", s => WriteTensor(s, _posterior.Alpha));
+        if (HasVariance)
+        {
+            w.SaveBinaryStream("Factor.bin", s =>
+            {
+                if (_posterior.Kind == NngpFactorKind.Cholesky)
+                {
+                    WriteLower(s, _posterior.Factor!);
+                }
+                else
+                {
+                    WriteTensor(s, _posterior.Factor!);
+                    WriteTensor(s, _posterior.EigenValues!);
+                }
+            });
+        }
+    }
+
+    internal static NngpPredictor Load(ModelLoadReader reader, BinaryReader r, IHostEnvironment env, string componentName)
+    {
+        BinaryFormat.CheckDecode(r.ReadInt32() == 1, "NNGP block version");
+        int n = r.ReadInt32(), d = r.ReadInt32(), k = r.ReadInt32();
+        BinaryFormat.CheckDecode(n > 0 && d > 0 && k > 0, "sizes");
+        int depth = r.ReadInt32();
+        var kind = (NngpNonlinearityKind)r.ReadInt32();
+        var parameters = r.ReadDoubles(16);
+        double sw = r.ReadDouble(), sb = r.ReadDouble();
+        bool layerNorm = r.ReadBoolean();
+        var kernelKind = (NngpKernelKind)r.ReadInt32();
+        var integration = (NngpIntegration)r.ReadInt32();
+        int degree = r.ReadInt32();
+        bool rescale = r.ReadBoolean();
+        double reg = r.ReadDouble();
+        var factorKind = (NngpFactorKind)r.ReadInt32();
+        bool hasFactor = r.ReadBoolean();
+        double jitter = r.ReadDouble(), meanDiag = r.ReadDouble();
+        BinaryFormat.CheckDecode(Enum.IsDefined(kernelKind) && Enum.IsDefined(integration) && Enum.IsDefined(factorKind) && Enum.IsDefined(kind), "enumerations");
+        NngpArchitecture arch;
+        try
+        {
+            arch = new NngpArchitecture(depth, NngpNonlinearity.FromSaved(kind, parameters), sw, sb, layerNorm);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new FormatException("Corrupt model file: " + e.Message, e);
+        }
+        using var ctx = ComponentContext.Create(env, componentName, null, null, CancellationToken.None);
+        var device = ctx.Device;
+        Tensor? features = null, alpha = null, factor = null, eigen = null;
+        BinaryFormat.CheckDecode(reader.TryLoadBinaryStream("Features.bin", s => features = ReadTensor(s, [n, d], ScalarType.Float32, torch.CPU)), "missing Features.bin");
+        BinaryFormat.CheckDecode(reader.TryLoadBinaryStream("Alpha.bin", s => alpha = ReadTensor(s, [n, k], ScalarType.Float64, device)), "missing Alpha.bin");
+        if (hasFactor)
+        {
+            BinaryFormat.CheckDecode(reader.TryLoadBinaryStream("Factor.bin", s =>
+            {
+                if (factorKind == NngpFactorKind.Cholesky)
+                {
+                    factor = ReadLower(s, n, device);
+                }
+                else
+                {
+                    factor = ReadTensor(s, [n, n], ScalarType.Float64, device);
+                    eigen = ReadTensor(s, [n], ScalarType.Float64, device);
+                }
+            }), "missing Factor.bin");
+        }
+        var posterior = new NngpPosterior(alpha!, factor, eigen, factorKind, jitter, meanDiag);
+        var options = new NngpKernelOptions { Integration = integration, GaussHermiteDegree = degree, Rescale = rescale, Device = device };
+        return new NngpPredictor(features!, arch, options, kernelKind, reg, posterior);
+    }
+
+    private static void WriteTensor(BinaryWriter w, Tensor t)
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = t.detach().cpu().contiguous();
+        w.Write(c.numel());
+        long rows = c.shape[0];
+        long perRow = Math.Max(1, c.numel() / Math.Max(1, rows));
+        long chunk = Math.Max(1, (1L << 26) / perRow);
+        for (long r0 = 0; r0 < rows; r0 += chunk)
+        {
+            using var part = c.narrow(0, r0, Math.Min(chunk, rows - r0)).contiguous();
+            w.Write(part.bytes);
+        }
+    }
+
+    private static Tensor ReadTensor(BinaryReader r, long[] shape, ScalarType dtype, Device device)
+    {
+        long count = r.ReadInt64();
+        long expected = shape.Aggregate(1L, (a, b) => a * b);
+        BinaryFormat.CheckDecode(count == expected, $"tensor of {count} values, expected {expected}");
+        using var scope = torch.NewDisposeScope();
+        var t = torch.empty(shape, dtype);
+        long rows = shape[0];
+        long perRow = expected / rows;
+        long chunk = Math.Max(1, (1L << 26) / perRow);
+        for (long r0 = 0; r0 < rows; r0 += chunk)
+        {
+            using var part = torch.empty(shape.Length == 1 ? [Math.Min(chunk, rows - r0)] : [Math.Min(chunk, rows - r0), shape[1]], dtype);
+            r.BaseStream.ReadExactly(part.bytes);
+            t.narrow(0, r0, part.shape[0]).copy_(part);
+        }
+        if (dtype == ScalarType.Float64 || dtype == ScalarType.Float32)
+            BinaryFormat.CheckDecode(torch.isfinite(t).all().item<bool>(), "non-finite values");
+        return t.to(device).DetachFromDisposeScope();
+    }
+
+    private static void WriteLower(BinaryWriter w, Tensor l)
+    {
+        using var scope = torch.NewDisposeScope();
+        var c = l.detach().cpu().contiguous();
+        long n = c.shape[0];
+        w.Write(n);
+        var row = new double[n];
+        for (long i = 0; i < n; i++)
+        {
+            using var ri = c[i];
+            MemoryMarshal.Cast<byte, double>(ri.bytes).Slice(0, (int)i + 1).CopyTo(row);
+            w.Write(MemoryMarshal.AsBytes(row.AsSpan(0, (int)i + 1)));
+        }
+    }
+
+    private static Tensor ReadLower(BinaryReader r, int n, Device device)
+    {
+        BinaryFormat.CheckDecode(r.ReadInt64() == n, "factor size");
+        using var scope = torch.NewDisposeScope();
+        var t = torch.zeros([n, n], ScalarType.Float64);
+        var row = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(row.AsSpan(0, i + 1)));
+            using var ri = t[i];
+            row.AsSpan(0, i + 1).CopyTo(MemoryMarshal.Cast<byte, double>(ri.bytes));
+        }
+        BinaryFormat.CheckDecode(torch.isfinite(t).all().item<bool>(), "non-finite factor");
+        return t.to(device).DetachFromDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        _train.Dispose();
+        _kernel.Dispose();
+        _posterior.Dispose();
+        _features.Dispose();
+    }
+}

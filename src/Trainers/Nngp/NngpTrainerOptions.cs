@@ -1,0 +1,177 @@
+using Components.Core.Trainers;
+using Components.Kernels.Nngp;
+
+namespace Components.Trainers.Nngp;
+
+/// <summary>Which infinite-width kernel the Gaussian process uses.</summary>
+public enum NngpKernelKind
+{
+    /// <summary>The NNGP kernel K: the Bayesian posterior of an infinitely wide network (the paper).</summary>
+    Nngp,
+
+    /// <summary>The neural tangent kernel Θ: the mean of infinitely wide networks trained by gradient descent on MSE to convergence.</summary>
+    Ntk,
+}
+
+/// <summary>How <see cref="NngpTrainerOptions"/> hyperparameter candidates are compared.</summary>
+public enum NngpSelectionCriterion
+{
+    /// <summary>No search: use the configured hyperparameters.</summary>
+    None,
+
+    /// <summary>Log marginal likelihood of the (one-hot or centred) targets on the selection rows.</summary>
+    LogMarginalLikelihood,
+
+    /// <summary>Accuracy (classification) or mean squared error (regression) on a held-out part of the selection rows.</summary>
+    Validation,
+}
+
+/// <summary>Options shared by the NNGP Gaussian-process trainers; every field documents its default.</summary>
+public abstract class NngpTrainerOptions
+{
+    /// <summary>Defaults of every option, in one place.</summary>
+    internal static class Defaults
+    {
+        public const int Depth = 3;
+        public const double WeightVariance = 2.0;
+        public const double BiasVariance = 0.1;
+        public const bool InputLayerNorm = true;
+        public const NngpKernelKind Kernel = NngpKernelKind.Nngp;
+        public const double Regularizer = 1e-4;
+        public const bool PredictVariance = true;
+        public const string VarianceColumnName = "Variance";
+        public const int BatchSize = 512;
+        public const NngpSelectionCriterion Selection = NngpSelectionCriterion.None;
+        public const double ValidationFraction = 0.2;
+        public const int SelectionMaxRows = 2000;
+        public const bool SearchNearCriticalLine = false;
+    }
+
+    /// <summary>Feature column: known-size vector of Single. Default <c>Features</c>.</summary>
+    public string FeatureColumnName = PredictionColumns.Features;
+
+    /// <summary>Label column: a key (classification) or Single (regression). Default <c>Label</c>.</summary>
+    public string LabelColumnName = PredictionColumns.Label;
+
+    /// <summary>Score column written by the model. Default <c>Score</c>.</summary>
+    public string ScoreColumnName = PredictionColumns.Score;
+
+    /// <summary>Predictive-variance column written by the model (when <see cref="PredictVariance"/>). Default <c>Variance</c>.</summary>
+    public string VarianceColumnName = Defaults.VarianceColumnName;
+
+    /// <summary>Number of hidden layers of the equivalent network (≥ 0). Default 3.</summary>
+    public int Depth = Defaults.Depth;
+
+    /// <summary>σ_w², the weight variance (&gt; 0; 2 is the ReLU order-to-chaos point). Default 2.</summary>
+    public double WeightVariance = Defaults.WeightVariance;
+
+    /// <summary>σ_b², the bias variance (≥ 0). Default 0.1.</summary>
+    public double BiasVariance = Defaults.BiasVariance;
+
+    /// <summary>The nonlinearity. Default ReLU.</summary>
+    public NngpNonlinearity Nonlinearity = NngpNonlinearity.Relu;
+
+    /// <summary>Layer-normalise each input row first (zero mean, unit variance over its features), as the paper. Default true.</summary>
+    public bool InputLayerNorm = Defaults.InputLayerNorm;
+
+    /// <summary>NNGP kernel or NTK. Default <see cref="NngpKernelKind.Nngp"/>.</summary>
+    public NngpKernelKind Kernel = Defaults.Kernel;
+
+    /// <summary>
+    /// Trace-scaled regulariser ε: the GP solves (K + ε·tr(K)/n·I)α = Y (neural-tangents' diag_reg), on top of the
+    /// jitter ladder 1e-10·10^k·tr(K)/n used only if the Cholesky factorisation fails. ≥ 0. Default 1e-4.
+    /// </summary>
+    public double Regularizer = Defaults.Regularizer;
+
+    /// <summary>Integration method of the kernel. Default <see cref="NngpIntegration.Auto"/> (closed form when available).</summary>
+    public NngpIntegration Integration = NngpKernelOptions.Defaults.Integration;
+
+    /// <summary>Gauss–Hermite degree for nonlinearities without closed form. Default 25.</summary>
+    public int GaussHermiteDegree = NngpKernelOptions.Defaults.GaussHermiteDegree;
+
+    /// <summary>Rescale the kernel per layer (deep ReLU-like nets with σ_w² &gt; 2); the variance output is scaled back. Default false.</summary>
+    public bool RescaleKernel = NngpKernelOptions.Defaults.Rescale;
+
+    /// <summary>Output the predictive variance column; the model then keeps the n×n Cholesky factor (n²/2 doubles in the file). Default true.</summary>
+    public bool PredictVariance = Defaults.PredictVariance;
+
+    /// <summary>Rows per batch when the model transforms data (one kernel block against the training set each). Default 512.</summary>
+    public int BatchSize = Defaults.BatchSize;
+
+    /// <summary>Hyperparameter search criterion. Default <see cref="NngpSelectionCriterion.None"/>.</summary>
+    public NngpSelectionCriterion Selection = Defaults.Selection;
+
+    /// <summary>Candidate σ_w² values for the search (null = only <see cref="WeightVariance"/>).</summary>
+    public double[]? WeightVarianceCandidates;
+
+    /// <summary>Candidate σ_b² values for the search (null = only <see cref="BiasVariance"/>).</summary>
+    public double[]? BiasVarianceCandidates;
+
+    /// <summary>Candidate depths for the search (null = only <see cref="Depth"/>).</summary>
+    public int[]? DepthCandidates;
+
+    /// <summary>Candidate regularisers for the search (null = only <see cref="Regularizer"/>); all reuse one eigendecomposition per kernel.</summary>
+    public double[]? RegularizerCandidates;
+
+    /// <summary>
+    /// Search near the order-to-chaos line: for each σ_b² candidate, σ_w² candidates are the critical σ_w² (χ₁ = 1)
+    /// times each of <see cref="CriticalLineMultipliers"/>, instead of <see cref="WeightVarianceCandidates"/>. Default false.
+    /// </summary>
+    public bool SearchNearCriticalLine = Defaults.SearchNearCriticalLine;
+
+    /// <summary>Multipliers of the critical σ_w² used by <see cref="SearchNearCriticalLine"/>. Default {0.8, 0.9, 1.0, 1.1}.</summary>
+    public double[] CriticalLineMultipliers = [0.8, 0.9, 1.0, 1.1];
+
+    /// <summary>Fraction of the selection rows held out for <see cref="NngpSelectionCriterion.Validation"/>, in (0, 1). Default 0.2.</summary>
+    public double ValidationFraction = Defaults.ValidationFraction;
+
+    /// <summary>The search uses a random subset of at most this many training rows (each candidate costs an O(n³) eigendecomposition). Default 2000.</summary>
+    public int SelectionMaxRows = Defaults.SelectionMaxRows;
+
+    /// <summary>Seed for the selection subset and split; null takes one from the MLContext.</summary>
+    public int? Seed;
+
+    /// <summary>Device: <c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:N"</c>, or null to follow MLContext.GpuDeviceId.</summary>
+    public string? Device;
+
+    /// <summary>Cancels training (checked between kernel tiles and search candidates).</summary>
+    public CancellationToken CancellationToken;
+
+    internal NngpArchitecture Architecture() => new(Depth, Nonlinearity, WeightVariance, BiasVariance, InputLayerNorm);
+
+    internal NngpKernelOptions KernelOptions(TorchSharp.torch.Device device) => new()
+    {
+        Integration = Integration,
+        GaussHermiteDegree = GaussHermiteDegree,
+        Rescale = RescaleKernel,
+        Device = device,
+    };
+
+    internal void Validate()
+    {
+        Core.Schema.Guard.CheckUserArg(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), "Must not be empty.");
+        Core.Schema.Guard.CheckUserArg(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), "Must not be empty.");
+        Core.Schema.Guard.CheckUserArg(!string.IsNullOrWhiteSpace(ScoreColumnName), nameof(ScoreColumnName), "Must not be empty.");
+        Core.Schema.Guard.CheckUserArg(!PredictVariance || !string.IsNullOrWhiteSpace(VarianceColumnName), nameof(VarianceColumnName), "Must not be empty.");
+        Core.Schema.Guard.CheckUserArg(Nonlinearity is not null, nameof(Nonlinearity), "Must not be null.");
+        Core.Schema.Guard.CheckUserArg(double.IsFinite(Regularizer) && Regularizer >= 0, nameof(Regularizer), "Must be non-negative and finite.");
+        Core.Schema.Guard.CheckUserArg(BatchSize > 0, nameof(BatchSize), "Must be positive.");
+        Core.Schema.Guard.CheckUserArg(Enum.IsDefined(Kernel), nameof(Kernel), "Unknown kernel kind.");
+        Core.Schema.Guard.CheckUserArg(Enum.IsDefined(Selection), nameof(Selection), "Unknown selection criterion.");
+        Core.Schema.Guard.CheckUserArg(ValidationFraction > 0 && ValidationFraction < 1, nameof(ValidationFraction), "Must be in (0, 1).");
+        Core.Schema.Guard.CheckUserArg(SelectionMaxRows >= 4, nameof(SelectionMaxRows), "Must be at least 4.");
+        Core.Schema.Guard.CheckUserArg(RegularizerCandidates is null || RegularizerCandidates.All(r => double.IsFinite(r) && r >= 0), nameof(RegularizerCandidates), "Must be non-negative and finite.");
+        Core.Schema.Guard.CheckUserArg(CriticalLineMultipliers is { Length: > 0 } && CriticalLineMultipliers.All(m => double.IsFinite(m) && m > 0), nameof(CriticalLineMultipliers), "Must be positive and finite.");
+        if (Device is not null)
+            Core.Runtime.DeviceResolver.Parse(Device);
+        // The architecture and kernel options validate themselves (ArgumentOutOfRangeException naming the value).
+        var arch = Architecture();
+        KernelOptions(TorchSharp.torch.CPU).Validate(arch);
+        foreach (var w in WeightVarianceCandidates ?? [])
+            _ = arch.With(weightVariance: w);
+        foreach (var b in BiasVarianceCandidates ?? [])
+            _ = arch.With(biasVariance: b);
+        foreach (var d in DepthCandidates ?? [])
+            _ = arch.With(depth: d);
+    }
+}
