@@ -9,6 +9,7 @@ public static class Program
     private static readonly Dictionary<string, (string Description, Func<string[], int> Run)> Runners = new(StringComparer.OrdinalIgnoreCase)
     {
         ["loading"] = ("IDataView → tensor loading of 60,000 × 784: span copy vs GetColumn + torch.tensor", Core.LoadingBenchmark.Run),
+        ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
         ["nngp-repro"] = ("NNGP reproduction: Fashion-MNIST accuracy vs n, baselines, variance vs error", Nngp.NngpReproduction.Run),
         ["svcca"] = ("SVCCA: CPU time vs a numpy implementation of the reference, and streaming peak memory", Svcca.SvccaBenchmark.Run),

@@ -127,7 +127,10 @@ internal static class NeuralNetworkFitting
                             : ""));
                 }, ctx.Cancellation);
             if (result.BestEpoch != result.History.Count)
-                ctx.Info($"Early stopping after epoch {result.History.Count}; restored the weights of epoch {result.BestEpoch} (lowest validation loss).");
+            {
+                ctx.Info((result.History.Count < o.NumberOfEpochs ? $"Early stopping after epoch {result.History.Count}" : $"Finished {o.NumberOfEpochs} epochs") +
+                    $"; restored the weights of epoch {result.BestEpoch} (lowest validation loss).");
+            }
             return (module, result);
         }
         catch

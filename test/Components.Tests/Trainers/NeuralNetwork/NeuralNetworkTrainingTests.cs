@@ -6,6 +6,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Components.Tests.Trainers.NeuralNetwork;
 
@@ -279,6 +280,41 @@ public sealed class NeuralNetworkTrainingTests
         Assert.Contains(messages, m => m.StartsWith("Training Mlp 3-128-1", StringComparison.Ordinal));
         for (int e = 1; e <= 3; e++)
             Assert.Contains(messages, m => m.StartsWith($"Epoch {e}/3: loss ", StringComparison.Ordinal) && m.Contains("train RMSE"));
+    }
+
+    [CudaFact]
+    public void CudaTrainingStartsFromTheSameWeightsAndMatchesTheCpuClosely()
+    {
+        // Initial weights and shuffling come from the CPU generator, so only floating-point rounding differs.
+        var ml = new MLContext(seed: 0);
+        var data = NeuralNetworkTestData.Blobs(ml, rows: 120, dim: 5, classes: 3);
+        var cpuOptions = SmallMulticlass();
+        cpuOptions.Device = "cpu";
+        var cudaOptions = SmallMulticlass();
+        cudaOptions.Device = "cuda";
+        using var cpu = ml.MulticlassClassification.Trainers.NeuralNetwork(cpuOptions).Fit(data);
+        using var cuda = ml.MulticlassClassification.Trainers.NeuralNetwork(cudaOptions).Fit(data);
+        Assert.Equal(DeviceType.CUDA, cuda.Device.type);
+        var a = EstimatorHarness.ReadColumn(cpu.Transform(data), "Score");
+        var b = EstimatorHarness.ReadColumn(cuda.Transform(data), "Score");
+        for (int i = 0; i < a.Count; i++)
+        {
+            for (int j = 0; j < a[i].Length; j++)
+                Assert.Equal(a[i][j], b[i][j], 1e-3);
+        }
+
+        // A model trained on the GPU saves and reloads on the CPU.
+        using var stream = new MemoryStream();
+        ml.Model.Save(cuda, data.Schema, stream);
+        stream.Position = 0;
+        using var loaded = (NeuralNetworkMulticlassModel)new MLContext().RegisterComponents().Model.Load(stream, out _);
+        Assert.Equal(DeviceType.CPU, loaded.Device.type);
+        var c = EstimatorHarness.ReadColumn(loaded.Transform(data), "Score");
+        for (int i = 0; i < b.Count; i++)
+        {
+            for (int j = 0; j < b[i].Length; j++)
+                Assert.Equal(b[i][j], c[i][j], 1e-5);
+        }
     }
 
     [Fact]
