@@ -49,8 +49,10 @@ public static class NngpReproduction
         var ml = new MLContext(seed: 0);
         ml.Log += (_, e) =>
         {
-            if (e.Kind <= Microsoft.ML.Runtime.ChannelMessageKind.Info && e.Source.StartsWith("Nngp", StringComparison.Ordinal) && !e.Message.StartsWith("  ", StringComparison.Ordinal))
-                Console.WriteLine($"    [{e.Source}] {e.Message}");
+            // Phases only (kernel, factorisation, search result); per-candidate search lines are Info too but indented.
+            if (e.Kind is Microsoft.ML.Runtime.ChannelMessageKind.Info or Microsoft.ML.Runtime.ChannelMessageKind.Warning
+                && e.Source.StartsWith("Nngp", StringComparison.Ordinal) && !e.Message.Contains("]   ", StringComparison.Ordinal))
+                Console.WriteLine($"    {e.Message}");
         };
         var keyData = ml.Data.LoadFromEnumerable(s_classes.Select(c => new LabelRow { Label = c }));
         IDataView Keyed(IEnumerable<Row> rows)

@@ -18,6 +18,15 @@ def blas_info():
         return str(e)
 
 
+def peak_rss_mb():
+    # VmHWM of this process's own address space (ru_maxrss would include the parent's peak inherited through fork).
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def relu_nngp(x, depth, sw, sb):
     d = x.shape[1]
     k = (x @ x.T) * (sw / d) + sb
@@ -56,7 +65,7 @@ def main():
         a = scipy.linalg.cho_solve(c, y, check_finite=False)
         out["solve_s"] = time.perf_counter() - t
         out["alpha_rel_diff_vs_csharp"] = float(np.linalg.norm(a - ours) / np.linalg.norm(a))
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 
