@@ -1,7 +1,11 @@
 // Quickstart: trains the suite's components on Fashion-MNIST inside ordinary ML.NET pipelines, compares them with an
 // ML.NET baseline, and shows that a saved pipeline reloads in a new MLContext and predicts identically.
 //
-//   dotnet run --project docs/samples/Quickstart -c Release [-- --epochs 5 --train-rows 60000]
+//   dotnet run --project docs/samples/Quickstart -c Release [-- --epochs 5 --train-rows 60000 --threads 1]
+//
+// --threads sets torch.set_num_threads for this process. The default is 1: on a 2-core machine whose cores are also
+// busy with other work, libtorch's spinning threads made training 15× slower with 2 threads (docs/benchmarks.md);
+// pass --threads 2 (or more) on an idle machine.
 //
 // Structure: Main loads the data once, then calls one static method per component; each method trains, evaluates and
 // returns rows for the metrics table. To add a component, write a method like NeuralNetwork(...) below and call it
@@ -22,6 +26,7 @@ internal static class Program
 {
     private static int s_epochs = 5;
     private static int? s_trainRows;
+    private static int s_threads = 1;
 
     private static int Main(string[] args)
     {
@@ -31,14 +36,17 @@ internal static class Program
             {
                 case "--epochs": s_epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--train-rows": s_trainRows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                default: Console.Error.WriteLine($"Unknown option {args[i]} (expected --epochs N, --train-rows N)."); return 2;
+                case "--threads": s_threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"Unknown option {args[i]} (expected --epochs N, --train-rows N, --threads N)."); return 2;
             }
         }
 
+        TorchSharp.torch.set_num_threads(s_threads);
         var ml = new MLContext(seed: 1);
         var data = FashionMnist.Load(ml, trainRows: s_trainRows);
         Console.WriteLine($"Fashion-MNIST from {data.Source}: {data.Train.GetRowCount():N0} training rows, {data.Test.GetRowCount():N0} test rows" +
-            (data.IsEmbeddedSubset ? " (the embedded class-balanced subset; `apt-get install dataset-fashion-mnist` for the full 60,000/10,000)." : "."));
+            (data.IsEmbeddedSubset ? " (the embedded class-balanced subset; `apt-get install dataset-fashion-mnist` for the full 60,000/10,000)." : ".") +
+            $" Torch threads: {TorchSharp.torch.get_num_threads()}.");
         Console.WriteLine();
 
         var results = new List<MetricsRow>();

@@ -11,10 +11,12 @@ namespace Components.Trainers.NeuralNetwork;
 /// </summary>
 /// <remarks>
 /// Why not <c>nn.Conv2d</c>: with the libtorch 2.10 CPU build shipped in TorchSharp-cpu 0.107.0, the input gradient of
-/// <c>conv2d</c> intermittently contains NaN for small channel counts (observed on the 2-core Debian 12 CI machine: in
-/// 4–20 of 30 backward passes of a 4→8-channel 5×5 convolution, while the forward pass is correct), which makes training
-/// diverge at random. <c>unfold</c> + <c>matmul</c> has the same cost profile as libtorch's own im2col path and a
-/// correct backward pass; the tests compare its forward pass with <c>conv2d</c>.
+/// <c>conv2d</c> contains NaN at random for small channel counts (measured on a 2-core Debian 12 machine: 20–22 of 40
+/// backward passes of an isolated 4→8-channel 5×5 convolution, 39 of 40 training steps of a 1→4→8 network at two
+/// threads; see docs/benchmarks.md), which makes training diverge. The forward pass is correct. <c>unfold</c> +
+/// <c>matmul</c> has a correct backward pass at the price of speed (3–15× slower per step); the tests compare its
+/// forward pass with <c>conv2d</c>. A custom autograd function (conv2d forward, hand-written backward) was rejected:
+/// an exception in a TorchSharp custom backward terminates the process.
 /// </remarks>
 internal sealed class ImageConvolution : nn.Module<Tensor, Tensor>
 {
