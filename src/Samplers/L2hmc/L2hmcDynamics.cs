@@ -134,34 +134,39 @@ internal sealed class L2hmcDynamics : Module
         var f = forward.to_type(ScalarType.Float32).unsqueeze(1);   // [B, 1]
         var b = 1.0f - f;
         var sign = f - b;                                           // +1 forward, −1 backward
+        var signEps = sign * eps;
+        var signHalfEps = sign * halfEps;
+        // Per chain and step: index k for forward chains, T−k−1 for backward chains.
         var mk = masks.to(device);
         var times = torch.tensor(_times, [steps, 2], device: device);
+        var f3 = f.unsqueeze(2);
+        var b3 = b.unsqueeze(2);
+        var m = f3 * mk.unsqueeze(0) + b3 * mk.flip(0).unsqueeze(0);          // [B, T, d]
+        var fixedAll = f3 * m + b3 * (1.0f - m);                              // coordinates kept in the first position update
+        var timeAll = f3 * times.unsqueeze(0) + b3 * times.flip(0).unsqueeze(0);   // [B, T, 2]
         Tensor g = gradient, u = null!;
         var logDet = torch.zeros([x.shape[0]], ScalarType.Float32, device);
         for (int k = 0; k < steps; k++)
         {
-            int j = steps - 1 - k;
-            // Per chain: index k for forward chains, T−k−1 for backward chains.
-            var m = f * mk[k] + b * mk[j];
-            var t = f * times[k] + b * times[j];
-            var fixed1 = f * m + b * (1.0f - m);    // coordinates kept in the first position update
+            var t = timeAll.select(1, k);
+            var fixed1 = fixedAll.select(1, k);
             var fixed2 = 1.0f - fixed1;
 
             var (s, tr, q) = vnet.forward(x, g, t);
-            (v, var ld) = MomentumUpdate(v, g, s, tr, q, halfEps, f, b, sign);
+            (v, var ld) = MomentumUpdate(v, g, s, tr, q, eps, halfEps, signHalfEps, f, b);
             logDet = logDet + ld;
 
             (s, tr, q) = xnet.forward(v, fixed1 * x, t);
-            (x, ld) = PositionUpdate(x, v, s, tr, q, eps, fixed1, f, b, sign);
+            (x, ld) = PositionUpdate(x, v, s, tr, q, eps, signEps, fixed1, fixed2, f, b);
             logDet = logDet + ld;
 
             (s, tr, q) = xnet.forward(v, fixed2 * x, t);
-            (x, ld) = PositionUpdate(x, v, s, tr, q, eps, fixed2, f, b, sign);
+            (x, ld) = PositionUpdate(x, v, s, tr, q, eps, signEps, fixed2, fixed1, f, b);
             logDet = logDet + ld;
 
             (u, g) = energy.EnergyAndGradient(x, createGraph);
             (s, tr, q) = vnet.forward(x, g, t);
-            (v, ld) = MomentumUpdate(v, g, s, tr, q, halfEps, f, b, sign);
+            (v, ld) = MomentumUpdate(v, g, s, tr, q, eps, halfEps, signHalfEps, f, b);
             logDet = logDet + ld;
         }
         return (x.MoveToOuterDisposeScope(), v.MoveToOuterDisposeScope(), logDet.MoveToOuterDisposeScope(),
@@ -171,11 +176,11 @@ internal sealed class L2hmcDynamics : Module
     /// <summary>
     /// Forward: <c>v⊙exp(½εS) + c</c>; backward: <c>(v − c)⊙exp(−½εS)</c>, with <c>c = ½ε(−exp(εQ)⊙g + T)</c>.
     /// </summary>
-    private static (Tensor V, Tensor LogDet) MomentumUpdate(Tensor v, Tensor g, Tensor s, Tensor tr, Tensor q, Tensor halfEps,
-        Tensor f, Tensor b, Tensor sign)
+    private static (Tensor V, Tensor LogDet) MomentumUpdate(Tensor v, Tensor g, Tensor s, Tensor tr, Tensor q, Tensor eps, Tensor halfEps,
+        Tensor signHalfEps, Tensor f, Tensor b)
     {
-        var logScale = sign * (halfEps * s);
-        var c = halfEps * ((-(2.0f * halfEps * q).exp()) * g + tr);
+        var logScale = signHalfEps * s;
+        var c = halfEps * (tr - (eps * q).exp() * g);
         var vNew = (v - b * c) * logScale.exp() + f * c;
         return (vNew, logScale.sum(1));
     }
@@ -184,14 +189,12 @@ internal sealed class L2hmcDynamics : Module
     /// Updates the coordinates outside <paramref name="fixedMask"/>: forward <c>x⊙exp(εS) + c</c>, backward
     /// <c>(x − c)⊙exp(−εS)</c>, with <c>c = ε(exp(εQ)⊙v + T)</c>.
     /// </summary>
-    private static (Tensor X, Tensor LogDet) PositionUpdate(Tensor x, Tensor v, Tensor s, Tensor tr, Tensor q, Tensor eps,
-        Tensor fixedMask, Tensor f, Tensor b, Tensor sign)
+    private static (Tensor X, Tensor LogDet) PositionUpdate(Tensor x, Tensor v, Tensor s, Tensor tr, Tensor q, Tensor eps, Tensor signEps,
+        Tensor fixedMask, Tensor updatedMask, Tensor f, Tensor b)
     {
-        var updated = 1.0f - fixedMask;
-        var logScale = sign * (eps * s);
+        var logScale = updatedMask * (signEps * s);
         var c = eps * ((eps * q).exp() * v + tr);
         var xu = (x - b * c) * logScale.exp() + f * c;
-        var xNew = fixedMask * x + updated * xu;
-        return (xNew, (updated * logScale).sum(1));
+        return (fixedMask * x + updatedMask * xu, logScale.sum(1));
     }
 }
