@@ -1,15 +1,18 @@
-// Benchmark and reproduction runners, one per component: dotnet run -c Release --project test/Benchmarks -- <runner> [args]
-using Components.Benchmarks.L2hmc;
+using Components.Benchmarks;
 
-var runners = new Dictionary<string, Func<string[], int>>(StringComparer.OrdinalIgnoreCase)
+// Benchmark and reproduction runners. Usage: dotnet run -c Release --project test/Benchmarks -- <name> [args]
+var runners = new Dictionary<string, (string Description, Func<string[], int> Run)>(StringComparer.OrdinalIgnoreCase)
 {
-    ["l2hmc-repro"] = L2hmcRepro.Run,
-    ["l2hmc-bench"] = L2hmcBench.Run,
+    ["loading"] = ("IDataView → tensor loading of 60,000 × 784: span copy vs GetColumn + torch.tensor", Components.Benchmarks.Core.LoadingBenchmark.Run),
+    ["l2hmc-repro"] = ("L2HMC paper reproduction: ESS of L2HMC vs HMC on SCG, ICG, MoG, rough well (+ PNG plots)", Components.Benchmarks.L2hmc.L2hmcRepro.Run),
+    ["l2hmc-bench"] = ("L2HMC vs HMC cost per transition / gradient evaluation and per training step, 200 chains", Components.Benchmarks.L2hmc.L2hmcBench.Run),
 };
 
-if (args.Length == 0 || !runners.TryGetValue(args[0], out var run))
+if (args.Length == 0 || !runners.TryGetValue(args[0], out var runner))
 {
-    Console.Error.WriteLine($"Usage: dotnet run -c Release --project test/Benchmarks -- <{string.Join("|", runners.Keys)}> [options]");
-    return 2;
+    Console.WriteLine("Usage: dotnet run -c Release --project test/Benchmarks -- <runner> [args]");
+    foreach (var (name, (description, _)) in runners.OrderBy(r => r.Key))
+        Console.WriteLine($"  {name,-20} {description}");
+    return args.Length == 0 ? 0 : 2;
 }
-return run(args[1..]);
+return runner.Run(args[1..]);

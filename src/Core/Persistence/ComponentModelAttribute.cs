@@ -10,12 +10,18 @@ namespace Components.Core.Persistence;
 public sealed class ComponentModelAttribute : Attribute
 {
     /// <summary>Creates the attribute.</summary>
-    /// <param name="loaderSignature">Unique name of the loader, stored in the model file (e.g. <c>"NeuralNetworkModel"</c>).</param>
+    /// <param name="loaderSignature">Unique name of the loader, stored in the model file (e.g. <c>"NeuralNetworkModel"</c>);
+    /// at most <see cref="MaxLoaderSignatureLength"/> ASCII characters (ML.NET's model header holds 24 bytes).</param>
     public ComponentModelAttribute(string loaderSignature)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(loaderSignature);
+        if (loaderSignature.Length > MaxLoaderSignatureLength || loaderSignature.Any(c => c > 127))
+            throw new ArgumentException($"Loader signature '{loaderSignature}' must be at most {MaxLoaderSignatureLength} ASCII characters.", nameof(loaderSignature));
         LoaderSignature = loaderSignature;
     }
+
+    /// <summary>Longest loader signature ML.NET's model header can store.</summary>
+    public const int MaxLoaderSignatureLength = 23;
 
     /// <summary>Unique name of the loader, stored in the model file.</summary>
     public string LoaderSignature { get; }

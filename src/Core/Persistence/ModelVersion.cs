@@ -13,4 +13,8 @@ public sealed record ModelVersion(string ModelSignature, uint VersionWritten, ui
     /// <summary>Validates the fields.</summary>
     public string ModelSignature { get; } = ModelSignature is { Length: 8 } ? ModelSignature
         : throw new ArgumentException("A model signature must be exactly 8 characters.", nameof(ModelSignature));
+
+    /// <summary>The loader signature, at most <see cref="ComponentModelAttribute.MaxLoaderSignatureLength"/> characters.</summary>
+    public string LoaderSignature { get; } = LoaderSignature is { Length: > 0 and <= ComponentModelAttribute.MaxLoaderSignatureLength } ? LoaderSignature
+        : throw new ArgumentException($"A loader signature must have 1 to {ComponentModelAttribute.MaxLoaderSignatureLength} characters.", nameof(LoaderSignature));
 }

@@ -44,6 +44,15 @@ public sealed class CoreMlNetShimTests
     }
 
     [Fact]
+    public void LoaderSignaturesThatMlNetCannotStoreAreRejectedUpFront()
+    {
+        // ML.NET's model header stores 24 bytes; longer names fail deep inside Model.Save with a bare message.
+        Assert.Throws<ArgumentException>(() => new Components.Core.Persistence.ComponentModelAttribute(new string('a', 24)));
+        Assert.Throws<ArgumentException>(() => new Components.Core.Persistence.ModelVersion("ABCDEFGH", 1, 1, new string('a', 24)));
+        Assert.Equal(23, new Components.Core.Persistence.ComponentModelAttribute(new string('a', 23)).LoaderSignature.Length);
+    }
+
+    [Fact]
     public void CatalogEnvironmentIsTheMlContextEnvironment()
     {
         var ml = new MLContext(seed: 7) { GpuDeviceId = 3, FallbackToCpu = false };
