@@ -157,7 +157,7 @@ public static class McmcDiagnostics
     /// <summary>
     /// Effective sample size of one scalar quantity over all chains, as Stan computes it (without rank
     /// normalisation): multi-chain autocorrelations, Geyer's initial positive sequence turned into an initial
-    /// monotone sequence, <c>τ̂ = −1 + 2 Σ ρ̂ + ρ̂_last</c>, <c>ESS = m n / τ̂</c> (capped at <c>m n log₁₀(m n)</c>).
+    /// monotone sequence, <c>τ̂ = −1 + 2 Σ ρ̂ + ρ̂_last</c>, <c>ESS = m n / max(τ̂, 1/log₁₀(m n))</c>.
     /// </summary>
     /// <param name="chains">Draws, <c>[chain][draw]</c>, at least 4 per chain.</param>
     public static double EffectiveSampleSize(double[][] chains)
@@ -199,8 +199,9 @@ public static class McmcDiagnostics
         for (int k = 0; k < maxS; k++)
             sum += rho[k];
         double tau = -1 + 2 * sum + rho[maxS + 1];
-        double ess = total / tau;
-        return Math.Min(ess, total * Math.Log10(total));
+        // Antithetic chains can make τ̂ tiny or negative: cap ESS at m n log₁₀(m n) (as Stan and ArviZ do).
+        tau = Math.Max(tau, 1 / Math.Log10(total));
+        return total / tau;
     }
 
     /// <summary>Standard ESS (<see cref="EffectiveSampleSize(double[][])"/>) of every coordinate of a trace.</summary>

@@ -186,12 +186,15 @@ public abstract class EnergyFunction
         => new MixtureEnergy("MixtureOfGaussians", means, variances, weights);
 
     /// <summary>
-    /// The paper's rough well: <c>U(x) = ½ xᵀx + η Σ_i cos(x_i / η)</c>, a Gaussian with a high-frequency ripple.
+    /// The paper's rough well, a unit Gaussian with a high-frequency ripple of amplitude η:
+    /// <c>U(x) = ½ xᵀx + η Σ_i cos(x_i / η)</c>, or with <paramref name="hard"/>
+    /// <c>½ xᵀx + η Σ_i cos(x_i / η²)</c> (the reference code's default, whose gradient ripples with amplitude 1/η).
     /// </summary>
     /// <param name="dimension">Dimension (paper: 2).</param>
     /// <param name="eta">Ripple scale η (paper: 1e-2).</param>
-    public static EnergyFunction RoughWell(int dimension = 2, double eta = 1e-2)
-        => new RoughWellEnergy(dimension, eta);
+    /// <param name="hard">Use the ripple <c>cos(x/η²)</c> instead of <c>cos(x/η)</c>.</param>
+    public static EnergyFunction RoughWell(int dimension = 2, double eta = 1e-2, bool hard = false)
+        => new RoughWellEnergy(dimension, eta, hard);
 
     /// <summary>
     /// Neal's funnel as in the reference code (GaussianFunnel): <c>v = x_0 ~ N(0, σ²)</c> and

@@ -5,24 +5,30 @@ using static TorchSharp.torch;
 namespace Components.Samplers.Energies;
 
 /// <summary>
-/// The rough well <c>U(x) = ½ xᵀx + η Σ_i cos(x_i / η)</c> (reference RoughWell, easy form), gradient
-/// <c>x − sin(x / η)</c>.
+/// The rough well (reference RoughWell): easy form <c>U(x) = ½ xᵀx + η Σ_i cos(x_i / η)</c> (gradient
+/// <c>x − sin(x / η)</c>), hard form <c>½ xᵀx + η Σ_i cos(x_i / η²)</c> (gradient <c>x − sin(x / η²) / η</c>, the
+/// reference's default).
 /// </summary>
 internal sealed class RoughWellEnergy : EnergyFunction
 {
     internal const string Kind = "RoughWell";
     private readonly double _eta;
+    private readonly bool _hard;
 
-    public RoughWellEnergy(int dimension, double eta)
-        : base("RoughWell", dimension)
+    public RoughWellEnergy(int dimension, double eta, bool hard)
+        : base(hard ? "RoughWellHard" : "RoughWell", dimension)
     {
         if (!(eta > 0) || double.IsInfinity(eta))
             throw new ArgumentOutOfRangeException(nameof(eta), eta, "The ripple scale eta must be positive and finite.");
         _eta = eta;
+        _hard = hard;
     }
 
     /// <summary>The ripple scale η.</summary>
     public double Eta => _eta;
+
+    /// <summary>Whether the ripple is <c>cos(x/η²)</c> (hard) rather than <c>cos(x/η)</c>.</summary>
+    public bool Hard => _hard;
 
     public override Tensor Energy(Tensor x) => EnergyAndGradient(x).Energy;
 
@@ -30,9 +36,10 @@ internal sealed class RoughWellEnergy : EnergyFunction
     {
         CheckStates(x);
         using var scope = torch.NewDisposeScope();
-        var scaled = x / (float)_eta;
+        double period = _hard ? _eta * _eta : _eta;
+        var scaled = x / (float)period;
         var u = 0.5f * x.square().sum(1) + (float)_eta * scaled.cos().sum(1);
-        var g = x - scaled.sin();
+        var g = x - (float)(_eta / period) * scaled.sin();
         return (u.MoveToOuterDisposeScope(), g.MoveToOuterDisposeScope());
     }
 
@@ -41,14 +48,16 @@ internal sealed class RoughWellEnergy : EnergyFunction
         writer.Write(Kind);
         writer.Write(Dimension);
         writer.Write(_eta);
+        writer.Write(_hard);
     }
 
     internal static RoughWellEnergy ReadBody(BinaryReader r)
     {
         int d = r.ReadInt32();
         double eta = r.ReadDouble();
+        bool hard = r.ReadBoolean();
         BinaryFormat.CheckDecode(d >= 1 && eta > 0 && double.IsFinite(eta), "rough well parameters");
-        return new RoughWellEnergy(d, eta);
+        return new RoughWellEnergy(d, eta, hard);
     }
 }
 

@@ -36,6 +36,8 @@ public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
         Guard.CheckUserArg(options.Scale > 0 && double.IsFinite(options.Scale), nameof(options.Scale), "Must be positive and finite.");
         Guard.CheckUserArg(options.BurnInWeight >= 0 && double.IsFinite(options.BurnInWeight), nameof(options.BurnInWeight), "Must be non-negative and finite.");
         Guard.CheckUserArg(options.LogInterval >= 1, nameof(options.LogInterval), "Must be at least 1.");
+        Guard.CheckUserArg(options.InitialTemperature >= 1 && double.IsFinite(options.InitialTemperature), nameof(options.InitialTemperature), "Must be finite and at least 1.");
+        Guard.CheckUserArg(options.AnnealingSteps >= 0, nameof(options.AnnealingSteps), "Must be non-negative.");
         if (options.Device is not null)
             DeviceResolver.Parse(options.Device);
         _ml = ml;
@@ -68,8 +70,9 @@ public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
             var (final, history) = sampler.Train(x0, o.TrainingSteps, ctx.Generator, o.LearningRate, o.LearningRateDecay, o.LearningRateDecaySteps,
                 o.Scale, o.BurnInWeight, o.LogInterval,
                 p => ctx.Info($"Step {p.Step + 1}/{o.TrainingSteps}: loss {p.Loss:G4}, acceptance {p.Acceptance:F3}, ε = {p.StepSize:G4}, " +
-                              $"lr {p.LearningRate:G3}{(p.SkippedSteps > 0 ? $", {p.SkippedSteps} non-finite steps skipped" : "")}."),
-                o.CancellationToken);
+                              $"lr {p.LearningRate:G3}{(p.Temperature != 1 ? $", temperature {p.Temperature:G3}" : "")}" +
+                              $"{(p.SkippedSteps > 0 ? $", {p.SkippedSteps} non-finite steps skipped" : "")}."),
+                o.CancellationToken, o.InitialTemperature, o.AnnealingSteps);
             ctx.Info($"L2HMC training done in {clock.Elapsed.TotalSeconds:F1} s: ε = {sampler.StepSize:G4}.");
             return new L2hmcModel(_ml, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
                 energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler, history);

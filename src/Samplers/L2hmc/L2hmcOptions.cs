@@ -29,6 +29,8 @@ public sealed class L2hmcOptions
         public const double Scale = 0.1;
         public const double BurnInWeight = 1.0;
         public const int LogInterval = 100;
+        public const double InitialTemperature = 1.0;
+        public const int AnnealingSteps = 0;
     }
 
     /// <summary>The target distribution (required). See <see cref="EnergyFunction"/>.</summary>
@@ -84,6 +86,16 @@ public sealed class L2hmcOptions
 
     /// <summary>Weight λ_b of the burn-in term (the same loss on proposals from fresh N(0, I) draws; 0 or more). Default 1.</summary>
     public double BurnInWeight { get; set; } = Defaults.BurnInWeight;
+
+    /// <summary>
+    /// Temperature annealing during training (not in the SCG notebook; the reference dynamics support a temperature):
+    /// the energy is divided by τ, decaying geometrically from this value (1 or more) to 1 over
+    /// <see cref="AnnealingSteps"/> steps. Helps the networks discover jumps between separated modes. Default 1 (off).
+    /// </summary>
+    public double InitialTemperature { get; set; } = Defaults.InitialTemperature;
+
+    /// <summary>Training steps of the annealing phase (0 or more). Default 0.</summary>
+    public int AnnealingSteps { get; set; } = Defaults.AnnealingSteps;
 
     /// <summary>Training steps between progress lines in the MLContext log (one or more). Default 100.</summary>
     public int LogInterval { get; set; } = Defaults.LogInterval;

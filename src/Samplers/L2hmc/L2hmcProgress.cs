@@ -7,4 +7,6 @@ namespace Components.Samplers.L2hmc;
 /// <param name="StepSize">Current ε = exp(α).</param>
 /// <param name="LearningRate">Current Adam learning rate.</param>
 /// <param name="SkippedSteps">Steps skipped so far because the loss or a gradient was not finite.</param>
-public readonly record struct L2hmcProgress(int Step, double Loss, double Acceptance, double StepSize, double LearningRate, int SkippedSteps);
+/// <param name="Temperature">Annealing temperature of that step (1 without annealing).</param>
+public readonly record struct L2hmcProgress(int Step, double Loss, double Acceptance, double StepSize, double LearningRate, int SkippedSteps,
+    double Temperature = 1);

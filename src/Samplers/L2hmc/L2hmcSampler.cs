@@ -84,21 +84,27 @@ public sealed class L2hmcSampler : IDisposable
     /// <param name="logInterval">Steps between progress records.</param>
     /// <param name="progress">Receives each progress record; may be null.</param>
     /// <param name="cancellation">Cancellation token, checked every step.</param>
+    /// <param name="initialTemperature">Annealing: the energy is divided by a temperature that decays geometrically
+    /// from this value to 1 over <paramref name="annealingSteps"/> steps (1 = no annealing, the notebook).</param>
+    /// <param name="annealingSteps">Steps of the annealing phase.</param>
     /// <returns>The chains' final states and the progress records.</returns>
     public (Tensor FinalStates, IReadOnlyList<L2hmcProgress> History) Train(Tensor initialStates, int steps, Generator generator,
         double learningRate = L2hmcOptions.Defaults.LearningRate, double decay = L2hmcOptions.Defaults.LearningRateDecay,
         int decaySteps = L2hmcOptions.Defaults.LearningRateDecaySteps, double scale = L2hmcOptions.Defaults.Scale,
         double burnInWeight = L2hmcOptions.Defaults.BurnInWeight, int logInterval = L2hmcOptions.Defaults.LogInterval,
-        Action<L2hmcProgress>? progress = null, CancellationToken cancellation = default)
+        Action<L2hmcProgress>? progress = null, CancellationToken cancellation = default, double initialTemperature = 1, int annealingSteps = 0)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(initialStates);
         ArgumentNullException.ThrowIfNull(generator);
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        ArgumentOutOfRangeException.ThrowIfNegative(annealingSteps);
+        if (!(initialTemperature >= 1) || double.IsInfinity(initialTemperature))
+            throw new ArgumentOutOfRangeException(nameof(initialTemperature), initialTemperature, "The initial temperature must be finite and at least 1.");
         if (!(learningRate > 0) || !(decay > 0 && decay <= 1) || decaySteps < 1 || !(scale > 0) || !(burnInWeight >= 0) || logInterval < 1)
             throw new ArgumentOutOfRangeException(nameof(learningRate), "Invalid training settings: learning rate and scale must be positive, decay in (0, 1], decaySteps and logInterval at least 1, burnInWeight non-negative.");
         return L2hmcTrainer.Train(_dynamics, Energy, initialStates, steps, generator, learningRate, decay, decaySteps, scale, burnInWeight,
-            logInterval, progress, cancellation);
+            logInterval, progress, cancellation, initialTemperature, annealingSteps);
     }
 
     /// <summary>Runs the chains with the current networks and records them.</summary>

@@ -13,7 +13,8 @@ internal static class L2hmcTrainer
 
     public static (Tensor FinalStates, IReadOnlyList<L2hmcProgress> History) Train(L2hmcDynamics dynamics, EnergyFunction energy,
         Tensor initialStates, int steps, Generator generator, double learningRate, double decay, int decaySteps, double scale,
-        double burnInWeight, int logInterval, Action<L2hmcProgress>? progress, CancellationToken cancellation)
+        double burnInWeight, int logInterval, Action<L2hmcProgress>? progress, CancellationToken cancellation,
+        double initialTemperature = 1, int annealingSteps = 0)
     {
         energy.CheckStates(initialStates, "initial states");
         var history = new List<L2hmcProgress>();
@@ -35,12 +36,14 @@ internal static class L2hmcTrainer
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = torch.NewDisposeScope();
                 var device = x.device;
+                double temperature = Temperature(initialTemperature, annealingSteps, step);
+                var target = temperature == 1 ? energy : new TemperedEnergy(energy, temperature);
                 var z = torch.randn([b, d], ScalarType.Float32, device, generator: generator);
                 var input = torch.cat([x, z], 0);
-                var (u0, g0) = energy.EnergyAndGradient(input);
+                var (u0, g0) = target.EnergyAndGradient(input);
                 var v = torch.randn([2 * b, d], ScalarType.Float32, device, generator: generator);
                 var forward = torch.rand([2 * b], ScalarType.Float32, device, generator: generator).lt(0.5);
-                var (x1, v1, logDet, u1, _) = dynamics.Propose(energy, input, v, forward, g0, createGraph: true);
+                var (x1, v1, logDet, u1, _) = dynamics.Propose(target, input, v, forward, g0, createGraph: true);
                 var h0 = u0 + 0.5f * v.square().sum(1);
                 var h1 = u1 + 0.5f * v1.square().sum(1);
                 var p = Acceptance.Probability(h0, h1, logDet, x1);
@@ -81,7 +84,7 @@ internal static class L2hmcTrainer
 
                 if (step % logInterval == 0 || step == steps - 1)
                 {
-                    var record = new L2hmcProgress(step, loss.item<float>(), pc.mean().item<float>(), dynamics.StepSize, lr, skipped);
+                    var record = new L2hmcProgress(step, loss.item<float>(), pc.mean().item<float>(), dynamics.StepSize, lr, skipped, temperature);
                     history.Add(record);
                     progress?.Invoke(record);
                 }
@@ -122,6 +125,13 @@ internal static class L2hmcTrainer
                    - (dx.mean() + weight * dz.mean()) / lambda;
         return loss.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Annealing temperature of a step: <c>τ₀^(1 − step/annealingSteps)</c> for the first
+    /// <paramref name="annealingSteps"/> steps, then 1.
+    /// </summary>
+    internal static double Temperature(double initial, int annealingSteps, int step)
+        => initial == 1 || step >= annealingSteps ? 1 : Math.Pow(initial, 1 - (double)step / annealingSteps);
 
     /// <summary>Staircase exponential decay: <c>lr₀ · decay^⌊step / decaySteps⌋</c>.</summary>
     internal static double CurrentLearningRate(double lr0, double decay, int decaySteps, int step)

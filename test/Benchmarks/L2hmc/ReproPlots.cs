@@ -31,10 +31,10 @@ internal static class ReproPlots
             s.MarkerSize = 4;
             s.LegendText = $"{run.Name} ({n} MH steps)";
         }
-        chainPlot.Title($"{target.Title}: one chain, {n} MH steps (10 gradients each)");
+        chainPlot.Title($"{target.Key.ToUpperInvariant()}: one chain, {n} MH steps of 10 gradient evaluations");
         chainPlot.XLabel("x₀");
         chainPlot.YLabel("x₁");
-        chainPlot.ShowLegend();
+        chainPlot.ShowLegend(Alignment.UpperRight);
         chainPlot.SavePng(Path.Combine(folder, $"l2hmc-{target.Key}-chains.png"), 800, 600);
 
         // Autocorrelation (paper's acl_spectrum) vs gradient evaluations, as the notebook's figure.
@@ -46,10 +46,10 @@ internal static class ReproPlots
             s.MarkerSize = 0;
             s.LegendText = name;
         }
-        acPlot.Title($"{target.Title}: autocorrelation");
+        acPlot.Title($"{target.Key.ToUpperInvariant()}: autocorrelation vs gradient evaluations");
         acPlot.XLabel("Gradient evaluations");
         acPlot.YLabel("Autocorrelation (paper's definition)");
-        acPlot.ShowLegend();
+        acPlot.ShowLegend(Alignment.UpperRight);
         acPlot.SavePng(Path.Combine(folder, $"l2hmc-{target.Key}-autocorrelation.png"), 800, 500);
     }
 }

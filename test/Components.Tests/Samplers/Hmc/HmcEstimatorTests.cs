@@ -56,6 +56,22 @@ public sealed class HmcEstimatorTests
     }
 
     [Fact]
+    public void HmcRejectsBadData()
+    {
+        var ml = new MLContext(seed: 4);
+        var est = ml.Samplers.Hmc(new HmcOptions { Energy = HmcTestUtil.CorrelatedGaussian(2), AdaptationSteps = 5, Chains = 4 });
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => est.Fit(HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(4, 5, 1))));
+        Assert.Contains("initial state column 'Features'", ex.Message);
+        Assert.Throws<InvalidOperationException>(() => est.Fit(HmcTestUtil.States(ml, [[1, float.PositiveInfinity]])));
+        Assert.Throws<InvalidOperationException>(() => est.Fit(HmcTestUtil.States(ml, [], dimension: 2)));
+        var wall = EnergyFunction.FromFunction("HmcEstimatorTests.Wall", 2,
+            x => 0.5f * x.square().sum(1) + torch.where(x[.., 0].gt(1), torch.tensor(float.PositiveInfinity), torch.tensor(0f)));
+        var ex2 = Assert.Throws<InvalidOperationException>(() => ml.Samplers.Hmc(new HmcOptions { Energy = wall }).Fit(HmcTestUtil.States(ml, [[0, 0], [2, 0]])));
+        Assert.Contains("non-finite energy", ex2.Message);
+        Assert.Contains("row 1", ex2.Message);
+    }
+
+    [Fact]
     public void HmcValidatesOptions()
     {
         var ml = new MLContext();

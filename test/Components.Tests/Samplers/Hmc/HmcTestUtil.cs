@@ -20,9 +20,9 @@ internal static class HmcTestUtil
     }
 
     /// <summary>An IDataView with a known-size vector column <c>Features</c>.</summary>
-    public static IDataView States(MLContext ml, float[][] rows)
+    public static IDataView States(MLContext ml, float[][] rows, int? dimension = null)
     {
-        int d = rows[0].Length;
+        int d = dimension ?? rows[0].Length;
         var schema = SchemaDefinition.Create(typeof(StateRow));
         schema[nameof(StateRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, d);
         return ml.Data.LoadFromEnumerable(rows.Select(r => new StateRow { Features = r }).ToList(), schema);

@@ -165,6 +165,49 @@ public sealed class L2hmcEstimatorTests
     }
 
     [Fact]
+    public void L2hmcRejectsMissingColumnAndEmptyData()
+    {
+        var ml = new MLContext(seed: 8);
+        var energy = HmcTestUtil.CorrelatedGaussian(2);
+        var est = ml.Samplers.L2hmc(SmallOptions(energy));
+        var other = ml.Data.LoadFromEnumerable(new[] { new OtherRow() });
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => est.Fit(other));
+        Assert.Contains("Could not find initial state column 'Features'", ex.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => est.GetOutputSchema(Components.Core.Schema.SchemaShapes.FromSchema(other.Schema)));
+        var empty = HmcTestUtil.States(ml, [], dimension: 2);
+        Assert.Throws<InvalidOperationException>(() => est.Fit(empty));
+    }
+
+    private sealed class OtherRow
+    {
+        [VectorType(2)]
+        public float[] Other { get; set; } = [0, 0];
+    }
+
+    [Fact]
+    public void L2hmcAnnealingScheduleEndsAtTemperatureOne()
+    {
+        Assert.Equal(10, L2hmcTrainer.Temperature(10, 100, 0), 12);
+        Assert.Equal(Math.Sqrt(10), L2hmcTrainer.Temperature(10, 100, 50), 12);
+        Assert.Equal(1, L2hmcTrainer.Temperature(10, 100, 100));
+        Assert.Equal(1, L2hmcTrainer.Temperature(1, 100, 0));
+        Assert.Equal(1e-3 * 0.96 * 0.96, L2hmcTrainer.CurrentLearningRate(1e-3, 0.96, 1000, 2500), 15);
+        var ml = new MLContext(seed: 9);
+        var o = SmallOptions(HmcTestUtil.CorrelatedGaussian(2), trainingSteps: 6);
+        o.InitialTemperature = 4;
+        o.AnnealingSteps = 4;
+        o.LogInterval = 1;
+        var temps = new List<string>();
+        ml.Log += (_, e) => { if (e.RawMessage.StartsWith("Step ", StringComparison.Ordinal)) temps.Add(e.RawMessage); };
+        using var model = ml.Samplers.L2hmc(o).Fit(HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(8, 2, 3)));
+        Assert.Contains("temperature 4", temps[0]);
+        Assert.DoesNotContain("temperature", temps[^1]);
+        Assert.Equal([4.0, 2.83, 2.0, 1.41, 1.0, 1.0], model.TrainingHistory.Select(p => Math.Round(p.Temperature, 2)));
+        o.InitialTemperature = 0.5;
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.L2hmc(o));
+    }
+
+    [Fact]
     public void L2hmcValidatesOptions()
     {
         var ml = new MLContext(seed: 5);
