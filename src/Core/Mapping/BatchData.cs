@@ -26,6 +26,13 @@ public sealed class BatchData
     /// <summary>Rows in this batch.</summary>
     public int Rows { get; internal set; }
 
+    /// <summary>
+    /// Position (0-based row index in the source) of the batch's first row; the rows of a batch are consecutive.
+    /// Components whose mapping is random can derive per-row randomness from it, so that results do not depend on
+    /// how rows are batched (IDataView batches, PredictionEngine rows, a reloaded model).
+    /// </summary>
+    public long FirstRowPosition { get; internal set; }
+
     /// <summary>Input <paramref name="index"/> as rows × size values.</summary>
     public ReadOnlySpan<float> Input(int index) => _inputs[index].AsSpan(0, Rows * _inputSizes[index]);
 

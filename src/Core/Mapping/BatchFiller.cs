@@ -73,6 +73,7 @@ internal sealed class BatchFiller : IDisposable
             _batch.Rows = n;
         }
         Start = position;
+        _batch.FirstRowPosition = position;
         _parent.MapBatch(_batch);
         return 0;
     }

@@ -1,0 +1,45 @@
+using Components.Samplers.Energies;
+
+namespace Components.Samplers.Hmc;
+
+/// <summary>Adds HMC to <c>ml.Samplers</c>.</summary>
+public static class HmcCatalog
+{
+    /// <summary>
+    /// Hamiltonian Monte Carlo with dual-averaging step-size adaptation. <c>Fit</c> adapts ε on parallel chains seeded
+    /// by the initial-state column; the model maps initial states to states after <paramref name="transitions"/>
+    /// transitions.
+    /// </summary>
+    /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
+    /// <param name="energy">The target.</param>
+    /// <param name="initialStateColumnName">Input column of initial states (vector of the energy's dimension).</param>
+    /// <param name="outputColumnName">Output column of final states.</param>
+    /// <param name="transitions">Transitions applied to each row.</param>
+    /// <param name="leapfrogSteps">Leapfrog steps per transition.</param>
+    /// <param name="targetAcceptance">Target acceptance probability of the adaptation.</param>
+    /// <example><code language="csharp" source="../../../docs/samples/scripts/Hmc.cs"/></example>
+    public static HmcEstimator Hmc(this SamplersCatalog catalog, EnergyFunction energy,
+        string initialStateColumnName = HmcOptions.Defaults.InitialStateColumnName,
+        string outputColumnName = HmcOptions.Defaults.OutputColumnName,
+        int transitions = HmcOptions.Defaults.Transitions,
+        int leapfrogSteps = HmcOptions.Defaults.LeapfrogSteps,
+        double targetAcceptance = HmcOptions.Defaults.TargetAcceptance)
+        => Hmc(catalog, new HmcOptions
+        {
+            Energy = energy,
+            InitialStateColumnName = initialStateColumnName,
+            OutputColumnName = outputColumnName,
+            Transitions = transitions,
+            LeapfrogSteps = leapfrogSteps,
+            TargetAcceptance = targetAcceptance,
+        });
+
+    /// <summary>Hamiltonian Monte Carlo with all options.</summary>
+    /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
+    /// <param name="options">Options.</param>
+    public static HmcEstimator Hmc(this SamplersCatalog catalog, HmcOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new HmcEstimator(catalog.Context, options);
+    }
+}

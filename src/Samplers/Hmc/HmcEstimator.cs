@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using Components.Core.Runtime;
+using Components.Core.Schema;
+using Components.Core.Tensors;
+using Components.Samplers.Sampling;
+using Microsoft.ML;
+using TorchSharp;
+
+namespace Components.Samplers.Hmc;
+
+/// <summary>
+/// Estimator of <see cref="HmcModel"/> (<c>ml.Samplers.Hmc(…)</c>): <c>Fit</c> runs the chains seeded by the
+/// initial-state column while adapting the step size by dual averaging, then returns a model that maps initial
+/// states to states after N HMC transitions and draws samples.
+/// </summary>
+public sealed class HmcEstimator : IEstimator<HmcModel>
+{
+    private readonly MLContext _ml;
+    private readonly HmcOptions _options;
+
+    internal HmcEstimator(MLContext ml, HmcOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(ml);
+        ArgumentNullException.ThrowIfNull(options);
+        Guard.CheckUserArg(options.Energy is not null, nameof(options.Energy), "An energy function is required.");
+        SamplerEstimatorHelpers.CheckColumnNames(options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName);
+        Guard.CheckUserArg(options.Transitions >= 1, nameof(options.Transitions), "Must be at least 1.");
+        Guard.CheckUserArg(options.LeapfrogSteps >= 1, nameof(options.LeapfrogSteps), "Must be at least 1.");
+        Guard.CheckUserArg(options.StepSize > 0 && double.IsFinite(options.StepSize), nameof(options.StepSize), "Must be positive and finite.");
+        Guard.CheckUserArg(options.TargetAcceptance > 0 && options.TargetAcceptance < 1, nameof(options.TargetAcceptance), "Must be in (0, 1).");
+        Guard.CheckUserArg(options.AdaptationSteps >= 0, nameof(options.AdaptationSteps), "Must be non-negative.");
+        Guard.CheckUserArg(options.Chains >= 1, nameof(options.Chains), "Must be at least 1.");
+        Guard.CheckUserArg(options.LogInterval >= 1, nameof(options.LogInterval), "Must be at least 1.");
+        if (options.Device is not null)
+            DeviceResolver.Parse(options.Device);
+        _ml = ml;
+        _options = options;
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return SamplerEstimatorHelpers.OutputShape(inputSchema, _options.InitialStateColumnName, _options.OutputColumnName, _options.AcceptanceColumnName);
+    }
+
+    /// <inheritdoc/>
+    public HmcModel Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var o = _options;
+        var energy = o.Energy!;
+        using var ctx = ComponentContext.Create(_ml, nameof(HmcEstimator), o.Seed, o.Device, o.CancellationToken);
+        using var scope = torch.NewDisposeScope();
+        var x0 = SamplerEstimatorHelpers.LoadChains(input, o.InitialStateColumnName, energy, o.Chains, ctx.Device, o.CancellationToken);
+        var sampler = new HmcSampler(energy, o.StepSize, o.LeapfrogSteps);
+        ctx.Info($"HMC on '{energy.Name}' (d = {energy.Dimension}): {o.Chains} chains, L = {o.LeapfrogSteps}, ε₀ = {o.StepSize}, " +
+                 $"{o.AdaptationSteps} dual-averaging steps to acceptance {o.TargetAcceptance}, device {ctx.Device}.");
+        var clock = Stopwatch.StartNew();
+        double sumAcc = 0;
+        int n = 0;
+        var final = sampler.Adapt(x0, o.AdaptationSteps, o.TargetAcceptance, ctx.Generator, (step, acc, eps) =>
+        {
+            sumAcc += acc;
+            n++;
+            if (step % o.LogInterval == 0 || step == o.AdaptationSteps - 1)
+            {
+                ctx.Info($"Adaptation step {step + 1}/{o.AdaptationSteps}: acceptance {sumAcc / n:F3} (mean since last line), ε = {eps:G4}.");
+                sumAcc = 0;
+                n = 0;
+            }
+        }, o.CancellationToken);
+        ctx.Info($"HMC adaptation done in {clock.Elapsed.TotalSeconds:F1} s: ε = {sampler.StepSize:G4}.");
+        return new HmcModel(_ml, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
+            energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler.StepSize, o.LeapfrogSteps);
+    }
+}

@@ -1,0 +1,45 @@
+using Components.Samplers.Energies;
+
+namespace Components.Samplers.L2hmc;
+
+/// <summary>Adds L2HMC to <c>ml.Samplers</c>.</summary>
+public static class L2hmcCatalog
+{
+    /// <summary>
+    /// L2HMC (arXiv:1711.09268): HMC generalised with neural networks, trained during <c>Fit</c> to maximise
+    /// expected squared jumped distance; the model maps initial states to states after
+    /// <paramref name="transitions"/> transitions.
+    /// </summary>
+    /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
+    /// <param name="energy">The target.</param>
+    /// <param name="initialStateColumnName">Input column of initial states (vector of the energy's dimension).</param>
+    /// <param name="outputColumnName">Output column of final states.</param>
+    /// <param name="transitions">Transitions applied to each row.</param>
+    /// <param name="leapfrogSteps">Augmented leapfrog steps per transition.</param>
+    /// <param name="trainingSteps">Adam training steps.</param>
+    /// <example><code language="csharp" source="../../../docs/samples/scripts/L2hmc.cs"/></example>
+    public static L2hmcEstimator L2hmc(this SamplersCatalog catalog, EnergyFunction energy,
+        string initialStateColumnName = L2hmcOptions.Defaults.InitialStateColumnName,
+        string outputColumnName = L2hmcOptions.Defaults.OutputColumnName,
+        int transitions = L2hmcOptions.Defaults.Transitions,
+        int leapfrogSteps = L2hmcOptions.Defaults.LeapfrogSteps,
+        int trainingSteps = L2hmcOptions.Defaults.TrainingSteps)
+        => L2hmc(catalog, new L2hmcOptions
+        {
+            Energy = energy,
+            InitialStateColumnName = initialStateColumnName,
+            OutputColumnName = outputColumnName,
+            Transitions = transitions,
+            LeapfrogSteps = leapfrogSteps,
+            TrainingSteps = trainingSteps,
+        });
+
+    /// <summary>L2HMC with all options.</summary>
+    /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
+    /// <param name="options">Options.</param>
+    public static L2hmcEstimator L2hmc(this SamplersCatalog catalog, L2hmcOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new L2hmcEstimator(catalog.Context, options);
+    }
+}

@@ -1,0 +1,91 @@
+using Components.Core.Persistence;
+using Components.Samplers.Energies;
+using Components.Samplers.Sampling;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+
+namespace Components.Samplers.L2hmc;
+
+/// <summary>
+/// A trained L2HMC sampler: maps a vector column of initial states to the states after <c>Transitions</c> L2HMC
+/// transitions (and the fraction accepted), and draws samples with <see cref="SamplerModelBase.Sample"/>.
+/// Saved and loaded with <c>ml.Model.Save</c>/<c>Load</c> (call <c>ml.RegisterComponents()</c> before loading);
+/// owns TorchSharp modules: dispose it.
+/// </summary>
+[ComponentModel(LoaderSignature)]
+public sealed class L2hmcModel : SamplerModelBase
+{
+    internal const string LoaderSignature = "L2hmcSamplerModel";
+    private static readonly ModelVersion s_version = new("L2HMCSMP", 1, 1, LoaderSignature);
+    private readonly L2hmcSampler _sampler;
+    private readonly L2hmcProgress[] _history;
+
+    internal L2hmcModel(IHostEnvironment env, SamplerColumns columns, EnergyFunction energy, int transitions, int seed, float[] chainStates,
+        L2hmcSampler sampler, IReadOnlyList<L2hmcProgress> history)
+        : base(env, nameof(L2hmcModel), columns, energy, transitions, seed, chainStates)
+    {
+        _sampler = sampler;
+        _sampler.To(Device);
+        _sampler.Dynamics.eval();
+        _history = history.ToArray();
+    }
+
+    /// <summary>The trained step size ε.</summary>
+    public double StepSize => _sampler.StepSize;
+
+    /// <summary>Augmented leapfrog steps per transition.</summary>
+    public int LeapfrogSteps => _sampler.LeapfrogSteps;
+
+    /// <summary>Progress records of training (every <c>LogInterval</c> steps and the last); empty after loading.</summary>
+    public IReadOnlyList<L2hmcProgress> TrainingHistory => _history;
+
+    /// <summary>The underlying math-core sampler (owned by this model).</summary>
+    public L2hmcSampler Sampler => _sampler;
+
+    private protected override ITransitionKernel Kernel => _sampler.Kernel;
+
+    /// <inheritdoc/>
+    protected override void SaveModel(ModelSaveContext ctx)
+    {
+        var w = ModelSaveWriter.Begin(ctx, s_version, typeof(L2hmcModel));
+        // *** Binary format ***
+        // shared part (SamplerModelBase.WriteCommon)
+        // int: leapfrog steps T; int: hidden units
+        // stream TSModel: TorchSharp state dict of the dynamics (alpha = log ε, masks [T, d], VNet, XNet)
+        WriteCommon(w.Writer);
+        w.Writer.Write(_sampler.LeapfrogSteps);
+        w.Writer.Write(_sampler.HiddenUnits);
+        w.SaveModule(_sampler.Dynamics);
+    }
+
+    /// <summary>Loads a model saved by <c>ml.Model.Save</c>.</summary>
+    public static L2hmcModel Load(IHostEnvironment env, ModelLoadReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var r = reader.Begin(s_version);
+        var (columns, transitions, seed, energy, states) = ReadCommon(r);
+        int t = r.ReadInt32(), hidden = r.ReadInt32();
+        BinaryFormat.CheckDecode(t >= 1 && t <= 1 << 16 && hidden >= 1 && hidden <= 1 << 20, "L2HMC sizes");
+        using var generator = new torch.Generator(0, torch.CPU);
+        var sampler = new L2hmcSampler(energy, generator, t, hidden);
+        try
+        {
+            reader.LoadModule(sampler.Dynamics);
+            return new L2hmcModel(env, columns, energy, transitions, seed, states, sampler, []);
+        }
+        catch
+        {
+            sampler.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _sampler.Dispose();
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.ML;
+
+namespace Components.Samplers;
+
+/// <summary>
+/// The samplers area of an <see cref="MLContext"/> (<c>ml.Samplers</c>): Markov chain Monte Carlo samplers whose
+/// <c>Fit</c> tunes or trains the sampler and returns a model mapping initial states to states after N transitions.
+/// Component catalogs add extension methods to it (<c>ml.Samplers.Hmc(…)</c>, <c>ml.Samplers.L2hmc(…)</c>).
+/// </summary>
+public sealed class SamplersCatalog
+{
+    internal SamplersCatalog(MLContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        Context = context;
+    }
+
+    /// <summary>The MLContext this catalog belongs to (its seed, log, GpuDeviceId and FallbackToCpu apply).</summary>
+    public MLContext Context { get; }
+}
+
+/// <summary>Adds the <c>Samplers</c> area to <see cref="MLContext"/>.</summary>
+public static class SamplersMLContextExtensions
+{
+    /// <param name="ml">The MLContext.</param>
+    extension(MLContext ml)
+    {
+        /// <summary>Markov chain Monte Carlo samplers (HMC, L2HMC) that fit to a target energy.</summary>
+        public SamplersCatalog Samplers => new(ml);
+    }
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Components.Samplers.Diagnostics;
+using Components.Samplers.Hmc;
+using Components.Samplers.L2hmc;
+using Components.Samplers.Sampling;
+using TorchSharp;
+
+namespace Components.Benchmarks.L2hmc;
+
+/// <summary>
+/// Reproduction of the L2HMC paper's ESS comparison (arXiv:1711.09268; reference SCGExperiment.ipynb protocol):
+/// train L2HMC (T = 10, ε₀ = 0.1, Adam 1e-3 × 0.96^⌊s/1000⌋, λ = 0.1, 200 chains), then run 200 chains for 2000
+/// MH steps from exact samples, and compare the paper's ESS per MH step and per gradient evaluation with HMC at the
+/// notebook's ε ∈ {0.1, 0.15, 0.2} (T = 10) and with HMC tuned by dual averaging.
+/// Usage: l2hmc-repro [--steps 5000] [--chains 200] [--eval-steps 2000] [--targets scg,icg,mog,rw] [--images docs/images] [--seed 1]
+/// </summary>
+public static class L2hmcRepro
+{
+    public static int Run(string[] args)
+    {
+        var opts = ParseArgs(args);
+        int steps = opts.Int("steps", 5000), chains = opts.Int("chains", 200), evalSteps = opts.Int("eval-steps", 2000), seed = opts.Int("seed", 1);
+        var keys = opts.Str("targets", "scg,icg,mog,rw").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        string images = opts.Str("images", "docs/images");
+        int threads = opts.Int("threads", 1);
+        torch.set_num_threads(threads);
+        Console.WriteLine($"# L2HMC reproduction: {steps} training steps, {chains} chains, {evalSteps} evaluation steps, seed {seed}, " +
+                          $"{threads} torch thread(s), {Environment.ProcessorCount} cores, {DateTime.UtcNow:u}");
+        var table = new StringBuilder();
+        table.AppendLine("| Target | Sampler | ε | Accept | Paper ESS / MH step | Paper ESS / grad | ESS (Geyer, min dim) / grad | max split R̂ | Sampling s | Training s |");
+        table.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        var ratios = new StringBuilder();
+        foreach (var target in ReproTarget.All.Where(t => keys.Contains(t.Key)))
+        {
+            Console.WriteLine($"## {target.Title}");
+            using var gen = new torch.Generator((ulong)seed, torch.CPU);
+            using var scope = torch.NewDisposeScope();
+            var energy = target.Energy;
+
+            // Train L2HMC from N(0, I) chains, as the notebook.
+            using var l2hmc = new L2hmcSampler(energy, gen);
+            var clock = Stopwatch.StartNew();
+            double burnIn = opts.Dbl("burnin-weight", target.BurnInWeight), t0 = opts.Dbl("temperature", target.InitialTemperature);
+            int annealing = (int)(steps * opts.Dbl("annealing-fraction", target.AnnealingFraction));
+            Console.WriteLine(FormattableString.Invariant($"  λ = 0.1, burn-in weight {burnIn}, temperature {t0} annealed over {annealing} steps"));
+            var (_, history) = l2hmc.Train(torch.randn([chains, energy.Dimension], generator: gen), steps, gen, burnInWeight: burnIn, logInterval: 500,
+                progress: p => Console.WriteLine($"  step {p.Step,5}: loss {p.Loss,10:G4}  accept {p.Acceptance:F3}  ε {p.StepSize:F4}  lr {p.LearningRate:G3}  T {p.Temperature:G3}  skipped {p.SkippedSteps}"),
+                initialTemperature: t0, annealingSteps: annealing);
+            double trainSeconds = clock.Elapsed.TotalSeconds;
+            Console.WriteLine($"  training: {trainSeconds:F1} s ({1000 * trainSeconds / Math.Max(1, steps):F1} ms/step)");
+
+            var start = target.Start(chains, gen);
+            var results = new List<(string Name, double Eps, ChainTrace Trace)>();
+            clock.Restart();
+            results.Add(("L2HMC", l2hmc.StepSize, l2hmc.Sample(start, evalSteps, gen, burnIn: target.EvaluationBurnIn)));
+            foreach (var eps in new[] { 0.1, 0.15, 0.2 })
+            {
+                var hmc = new HmcSampler(energy, eps, 10);
+                results.Add(($"HMC ε={eps.ToString(CultureInfo.InvariantCulture)}", eps, hmc.Sample(start, evalSteps, gen, burnIn: target.EvaluationBurnIn)));
+            }
+            var tuned = new HmcSampler(energy, 0.1, 10);
+            var adapted = tuned.Adapt(start, 1000, 0.65, gen);
+            results.Add(("HMC dual averaging (δ = 0.65)", tuned.StepSize, tuned.Sample(adapted, evalSteps, gen)));
+
+            var summaries = results.Select(r => (r.Name, r.Eps, r.Trace, Summary: McmcDiagnostics.Summarize(r.Trace, target.Scale))).ToList();
+            foreach (var (name, eps, trace, s) in summaries)
+            {
+                string train = name == "L2HMC" ? trainSeconds.ToString("F0", CultureInfo.InvariantCulture) : "";
+                table.AppendLine(FormattableString.Invariant(
+                    $"| {target.Key.ToUpperInvariant()} | {name} | {eps:G3} | {s.AcceptanceRate:F3} | {s.PaperEss:E2} | {s.PaperEssPerGradient:E2} | {s.MinEssPerGradient:E2} | {s.MaxSplitRHat:F3} | {trace.Elapsed.TotalSeconds:F1} | {train} |"));
+                Console.WriteLine(FormattableString.Invariant(
+                    $"  {name,-30} ε {eps,7:G3} accept {s.AcceptanceRate:F3} paperESS {s.PaperEss:E2}/step {s.PaperEssPerGradient:E2}/grad  minESS/grad {s.MinEssPerGradient:E2}  R̂ {s.MaxSplitRHat:F3}  {trace.Elapsed.TotalSeconds:F1} s"));
+            }
+            var l = summaries[0].Summary;
+            var notebook = summaries.First(x => x.Name == "HMC ε=0.15").Summary;
+            var bestGrid = summaries.Skip(1).Take(3).MaxBy(x => x.Summary.PaperEss);
+            var da = summaries[^1].Summary;
+            ratios.AppendLine(FormattableString.Invariant(
+                $"| {target.Key.ToUpperInvariant()} | {l.PaperEss:E2} | {notebook.PaperEss:E2} | {l.PaperEss / notebook.PaperEss:F1}× | {bestGrid.Summary.PaperEss:E2} ({bestGrid.Name}) | {l.PaperEss / bestGrid.Summary.PaperEss:F1}× | {da.PaperEss:E2} | {l.PaperEss / da.PaperEss:F1}× | {l.MinEssPerGradient / da.MinEssPerGradient:F1}× | {target.PaperNumbers ?? "—"} |"));
+
+            if (target.Key is "scg" or "mog")
+                ReproPlots.Save(images, target, summaries.Select(s => (s.Name, s.Trace)).ToList(), target.Scale);
+        }
+        Console.WriteLine();
+        Console.WriteLine(table.ToString());
+        Console.WriteLine("| Target | L2HMC paper ESS | HMC ε=0.15 (notebook) | ratio | best grid HMC | ratio | DA-tuned HMC | ratio | ratio (Geyer ESS / grad, vs DA) | paper |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        Console.Write(ratios.ToString());
+        return 0;
+    }
+
+    internal sealed class Args(Dictionary<string, string> values)
+    {
+        public int Int(string key, int fallback) => values.TryGetValue(key, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+        public string Str(string key, string fallback) => values.TryGetValue(key, out var v) ? v : fallback;
+
+        public double Dbl(string key, double fallback) => values.TryGetValue(key, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+    }
+
+    internal static Args ParseArgs(string[] args)
+    {
+        var d = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i + 1 < args.Length; i += 2)
+            d[args[i].TrimStart('-')] = args[i + 1];
+        return new Args(d);
+    }
+}
