@@ -72,6 +72,6 @@ public sealed class HmcEstimator : IEstimator<HmcModel>
         }, o.CancellationToken);
         ctx.Info($"HMC adaptation done in {clock.Elapsed.TotalSeconds:F1} s: ε = {sampler.StepSize:G4}.");
         return new HmcModel(_ml, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
-            energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler.StepSize, o.LeapfrogSteps);
+            energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler.StepSize, o.LeapfrogSteps, ctx.Device);
     }
 }

@@ -3,6 +3,7 @@ using Components.Samplers.Energies;
 using Components.Samplers.Sampling;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
 
 namespace Components.Samplers.Hmc;
 
@@ -19,8 +20,8 @@ public sealed class HmcModel : SamplerModelBase
     private readonly LeapfrogKernel _kernel;
 
     internal HmcModel(IHostEnvironment env, SamplerColumns columns, EnergyFunction energy, int transitions, int seed, float[] chainStates,
-        double stepSize, int leapfrogSteps)
-        : base(env, nameof(HmcModel), columns, energy, transitions, seed, chainStates)
+        double stepSize, int leapfrogSteps, Device? device = null)
+        : base(env, nameof(HmcModel), columns, energy, transitions, seed, chainStates, device)
         => _kernel = new LeapfrogKernel(energy, stepSize, leapfrogSteps);
 
     /// <summary>The (adapted) leapfrog step size ε.</summary>

@@ -75,7 +75,7 @@ public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
                 o.CancellationToken, o.InitialTemperature, o.AnnealingSteps);
             ctx.Info($"L2HMC training done in {clock.Elapsed.TotalSeconds:F1} s: ε = {sampler.StepSize:G4}.");
             return new L2hmcModel(_ml, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
-                energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler, history);
+                energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler, history, ctx.Device);
         }
         catch
         {

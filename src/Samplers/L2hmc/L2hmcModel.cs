@@ -4,6 +4,7 @@ using Components.Samplers.Sampling;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Components.Samplers.L2hmc;
 
@@ -22,8 +23,8 @@ public sealed class L2hmcModel : SamplerModelBase
     private readonly L2hmcProgress[] _history;
 
     internal L2hmcModel(IHostEnvironment env, SamplerColumns columns, EnergyFunction energy, int transitions, int seed, float[] chainStates,
-        L2hmcSampler sampler, IReadOnlyList<L2hmcProgress> history)
-        : base(env, nameof(L2hmcModel), columns, energy, transitions, seed, chainStates)
+        L2hmcSampler sampler, IReadOnlyList<L2hmcProgress> history, Device? device = null)
+        : base(env, nameof(L2hmcModel), columns, energy, transitions, seed, chainStates, device)
     {
         _sampler = sampler;
         _sampler.To(Device);

@@ -27,7 +27,7 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
 
     /// <summary>Creates the model.</summary>
     private protected SamplerModelBase(IHostEnvironment env, string name, SamplerColumns columns, EnergyFunction energy, int transitions,
-        int seed, float[] chainStates)
+        int seed, float[] chainStates, Device? device)
         : base(env, name)
     {
         Energy = energy;
@@ -38,8 +38,12 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
         int d = energy.Dimension;
         Inputs = [new InputColumn(columns.InitialState, d, "initial state")];
         Outputs = [OutputColumn.Vector(columns.Output, d), OutputColumn.Scalar(columns.Acceptance)];
-        var settings = CatalogEnvironment.Settings(env);
-        Device = DeviceResolver.Resolve(null, settings.GpuDeviceId, settings.FallbackToCpu);
+        if (device is null)
+        {
+            var settings = CatalogEnvironment.Settings(env);
+            device = DeviceResolver.Resolve(null, settings.GpuDeviceId, settings.FallbackToCpu);
+        }
+        Device = device;
     }
 
     /// <summary>The target.</summary>
@@ -57,7 +61,10 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
     /// <summary>Gradient evaluations per transition.</summary>
     public int GradientsPerTransition => Kernel.GradientsPerTransition;
 
-    /// <summary>Device used for mapping and sampling.</summary>
+    /// <summary>
+    /// Device used for mapping and sampling: the training device for a fitted model, the loading environment's
+    /// (MLContext.GpuDeviceId / FallbackToCpu) for a loaded one.
+    /// </summary>
     protected Device Device { get; }
 
     private protected SamplerColumns Columns { get; }

@@ -207,6 +207,20 @@ public sealed class L2hmcEstimatorTests
         Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.L2hmc(o));
     }
 
+    [CudaFact]
+    public void L2hmcTrainsAndMapsOnCuda()
+    {
+        var ml = new MLContext(seed: 10);
+        var o = SmallOptions(HmcTestUtil.CorrelatedGaussian(2), trainingSteps: 5);
+        o.Device = "cuda";
+        var data = HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(12, 2, 7));
+        using var model = ml.Samplers.L2hmc(o).Fit(data);
+        var outs = EstimatorHarness.ReadColumn(model.Transform(data), "Sample");
+        Assert.Equal(12, outs.Count);
+        Assert.All(outs.SelectMany(r => r), v => Assert.True(double.IsFinite(v)));
+        Assert.Equal(16, model.SampleChains(3).Chains);
+    }
+
     [Fact]
     public void L2hmcValidatesOptions()
     {
