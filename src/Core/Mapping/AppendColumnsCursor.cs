@@ -38,21 +38,18 @@ internal static class AppendedGetters
             $"Invalid TValue in GetGetter for column '{column.Name}': expected {column.Type.RawType.Name}, got {typeof(TValue).Name}.");
 }
 
-/// <summary>Cursor over <see cref="AppendColumnsDataView"/>: passes input columns through and serves appended ones.</summary>
-internal sealed class AppendColumnsCursor : DataViewRowCursor
+/// <summary>The getters of one row or cursor: input columns pass through, appended ones come from the filler.</summary>
+internal sealed class AppendedRowGetters
 {
-    private readonly DataViewRowCursor _input;
+    private readonly DataViewRow _input;
     private readonly HashSet<int> _active;
-    private readonly BatchFiller? _fill;
     private readonly Delegate?[] _getters;
     private readonly int _nInput;
 
-    public AppendColumnsCursor(AppendColumnsTransformer parent, DataViewRowCursor input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
+    public AppendedRowGetters(AppendColumnsTransformer parent, DataViewRow input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
     {
         _input = input;
-        Schema = schema;
         _active = active;
-        _fill = fill;
         _nInput = input.Schema.Count;
         _getters = new Delegate?[schema.Count - _nInput];
         if (fill is not null)
@@ -65,6 +62,32 @@ internal sealed class AppendColumnsCursor : DataViewRowCursor
         }
     }
 
+    public bool IsActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+
+    public ValueGetter<TValue> Get<TValue>(DataViewSchema.Column column)
+    {
+        if (column.Index < _nInput)
+            return _input.GetGetter<TValue>(_input.Schema[column.Index]);
+        var g = _getters[column.Index - _nInput] ?? throw new InvalidOperationException($"Column '{column.Name}' is not active.");
+        return AppendedGetters.Cast<TValue>(g, column);
+    }
+}
+
+/// <summary>Cursor over <see cref="AppendColumnsDataView"/>: passes input columns through and serves appended ones.</summary>
+internal sealed class AppendColumnsCursor : DataViewRowCursor
+{
+    private readonly DataViewRowCursor _input;
+    private readonly BatchFiller? _fill;
+    private readonly AppendedRowGetters _getters;
+
+    public AppendColumnsCursor(AppendColumnsTransformer parent, DataViewRowCursor input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
+    {
+        _input = input;
+        Schema = schema;
+        _fill = fill;
+        _getters = new AppendedRowGetters(parent, input, schema, active, fill);
+    }
+
     public override DataViewSchema Schema { get; }
 
     public override long Position => _input.Position;
@@ -75,15 +98,9 @@ internal sealed class AppendColumnsCursor : DataViewRowCursor
 
     public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
 
-    public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+    public override bool IsColumnActive(DataViewSchema.Column column) => _getters.IsActive(column);
 
-    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-    {
-        if (column.Index < _nInput)
-            return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-        var g = _getters[column.Index - _nInput] ?? throw new InvalidOperationException($"Column '{column.Name}' is not active in this cursor.");
-        return AppendedGetters.Cast<TValue>(g, column);
-    }
+    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _getters.Get<TValue>(column);
 
     protected override void Dispose(bool disposing)
     {
@@ -100,25 +117,13 @@ internal sealed class AppendColumnsCursor : DataViewRowCursor
 internal sealed class AppendColumnsRow : DataViewRow
 {
     private readonly DataViewRow _input;
-    private readonly HashSet<int> _active;
-    private readonly Delegate?[] _getters;
-    private readonly int _nInput;
+    private readonly AppendedRowGetters _getters;
 
     public AppendColumnsRow(AppendColumnsTransformer parent, DataViewRow input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
     {
         _input = input;
         Schema = schema;
-        _active = active;
-        _nInput = input.Schema.Count;
-        _getters = new Delegate?[schema.Count - _nInput];
-        if (fill is not null)
-        {
-            for (int i = 0; i < _getters.Length; i++)
-            {
-                if (active.Contains(_nInput + i))
-                    _getters[i] = AppendedGetters.Create(parent, i, fill, () => _input.Position);
-            }
-        }
+        _getters = new AppendedRowGetters(parent, input, schema, active, fill);
     }
 
     public override DataViewSchema Schema { get; }
@@ -129,13 +134,7 @@ internal sealed class AppendColumnsRow : DataViewRow
 
     public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
 
-    public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+    public override bool IsColumnActive(DataViewSchema.Column column) => _getters.IsActive(column);
 
-    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-    {
-        if (column.Index < _nInput)
-            return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-        var g = _getters[column.Index - _nInput] ?? throw new InvalidOperationException($"Column '{column.Name}' is not active in this row.");
-        return AppendedGetters.Cast<TValue>(g, column);
-    }
+    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => _getters.Get<TValue>(column);
 }
