@@ -14,73 +14,31 @@ namespace Components.Trainers.Nngp;
 /// Saved with <c>mlContext.Model.Save</c>: training features, weights and the factor needed for variances.
 /// </summary>
 [ComponentModel(LoaderSignature)]
-public sealed class NngpMulticlassModel : AppendColumnsTransformer
+public sealed class NngpMulticlassModel : NngpModel
 {
     internal const string LoaderSignature = "NngpMulticlassModel";
     private static readonly ModelVersion s_version = new("NNGPMCLS", 1, 1, LoaderSignature);
-    private readonly NngpPredictor _predictor;
-    private readonly string _featureColumn, _scoreColumn, _predictedColumn, _varianceColumn;
+    private readonly string _scoreColumn, _predictedColumn;
     private readonly string[] _classNames;
-    private readonly int _batchSize;
 
     internal NngpMulticlassModel(IHostEnvironment env, NngpPredictor predictor, string featureColumn, string scoreColumn, string predictedColumn,
         string varianceColumn, string[] classNames, int batchSize, IReadOnlyList<NngpSelectionEntry>? selection)
-        : base(env, nameof(NngpMulticlassModel))
+        : base(env, nameof(NngpMulticlassModel), predictor, featureColumn, varianceColumn,
+            PredictionColumns.Multiclass(classNames, scoreColumn, predictedColumn), batchSize, selection)
     {
-        _predictor = predictor;
-        _featureColumn = featureColumn;
         _scoreColumn = scoreColumn;
         _predictedColumn = predictedColumn;
-        _varianceColumn = varianceColumn;
         _classNames = classNames;
-        _batchSize = batchSize;
-        SelectionResults = selection ?? [];
-        Inputs = [new InputColumn(featureColumn, predictor.Features, "feature")];
-        var outputs = PredictionColumns.Multiclass(classNames, scoreColumn, predictedColumn).ToList();
-        if (predictor.HasVariance)
-            outputs.Add(OutputColumn.Scalar(varianceColumn));
-        Outputs = outputs;
     }
-
-    /// <inheritdoc/>
-    protected override IReadOnlyList<InputColumn> Inputs { get; }
-
-    /// <inheritdoc/>
-    protected override IReadOnlyList<OutputColumn> Outputs { get; }
-
-    /// <inheritdoc/>
-    protected override int BatchSize => _batchSize;
-
-    /// <summary>The architecture used (the selected one after a search).</summary>
-    public NngpArchitecture Architecture => _predictor.Architecture;
-
-    /// <summary>NNGP kernel or NTK.</summary>
-    public NngpKernelKind Kernel => _predictor.KernelKind;
-
-    /// <summary>Trace-scaled regulariser used (the selected one after a search).</summary>
-    public double Regularizer => _predictor.Regularizer;
-
-    /// <summary>Relative jitter of the successful Cholesky factorisation (NaN for the eigendecomposition fallback).</summary>
-    public double Jitter => _predictor.Posterior.Jitter;
-
-    /// <summary>How the training kernel was factorised.</summary>
-    public NngpFactorKind FactorKind => _predictor.Posterior.Kind;
-
-    /// <summary>Number of training rows the GP conditions on.</summary>
-    public int TrainingRows => _predictor.Rows;
 
     /// <summary>Class names, in score order.</summary>
     public IReadOnlyList<string> ClassNames => _classNames;
 
-    /// <summary>Every candidate evaluated by the hyperparameter search (empty without search; not saved).</summary>
-    public IReadOnlyList<NngpSelectionEntry> SelectionResults { get; }
-
     /// <inheritdoc/>
     protected internal override void MapBatch(BatchData batch)
     {
-        var scores = batch.Output(0);
-        _predictor.Predict(batch.Input(0), batch.Rows, scores, _predictor.HasVariance ? batch.Output(2) : Span<float>.Empty);
-        PredictionColumns.ArgMaxKeys(scores, _classNames.Length, batch.Output(1));
+        PredictBatch(batch, varianceOutput: 2);
+        PredictionColumns.ArgMaxKeys(batch.Output(0), _classNames.Length, batch.Output(1));
     }
 
     // *** Binary format ***
@@ -90,13 +48,13 @@ public sealed class NngpMulticlassModel : AppendColumnsTransformer
     protected override void SaveModel(ModelSaveContext ctx)
     {
         var w = ModelSaveWriter.Begin(ctx, s_version, typeof(NngpMulticlassModel));
-        w.Writer.Write(_featureColumn);
+        w.Writer.Write(FeatureColumn);
         w.Writer.Write(_scoreColumn);
         w.Writer.Write(_predictedColumn);
-        w.Writer.Write(_varianceColumn);
-        w.Writer.Write(_batchSize);
+        w.Writer.Write(VarianceColumn);
+        w.Writer.Write(SavedBatchSize);
         w.Writer.WriteStrings(_classNames);
-        _predictor.Save(w);
+        Predictor.Save(w);
     }
 
     /// <summary>Loads a model written by <see cref="SaveModel"/> (called by <c>mlContext.Model.Load</c>).</summary>
@@ -113,6 +71,4 @@ public sealed class NngpMulticlassModel : AppendColumnsTransformer
         return new NngpMulticlassModel(env, predictor, features, score, predicted, variance, names, batch, null);
     }
 
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing) => _predictor.Dispose();
 }

@@ -13,71 +13,29 @@ namespace Components.Trainers.Nngp;
 /// <c>mlContext.Model.Save</c>: training features, weights and the factor needed for variances.
 /// </summary>
 [ComponentModel(LoaderSignature)]
-public sealed class NngpRegressionModel : AppendColumnsTransformer
+public sealed class NngpRegressionModel : NngpModel
 {
     internal const string LoaderSignature = "NngpRegressionModel";
     private static readonly ModelVersion s_version = new("NNGPREGR", 1, 1, LoaderSignature);
-    private readonly NngpPredictor _predictor;
-    private readonly string _featureColumn, _scoreColumn, _varianceColumn;
+    private readonly string _scoreColumn;
     private readonly double _labelMean;
-    private readonly int _batchSize;
 
     internal NngpRegressionModel(IHostEnvironment env, NngpPredictor predictor, string featureColumn, string scoreColumn, string varianceColumn,
         double labelMean, int batchSize, IReadOnlyList<NngpSelectionEntry>? selection)
-        : base(env, nameof(NngpRegressionModel))
+        : base(env, nameof(NngpRegressionModel), predictor, featureColumn, varianceColumn, PredictionColumns.Regression(scoreColumn), batchSize, selection)
     {
-        _predictor = predictor;
-        _featureColumn = featureColumn;
         _scoreColumn = scoreColumn;
-        _varianceColumn = varianceColumn;
         _labelMean = labelMean;
-        _batchSize = batchSize;
-        SelectionResults = selection ?? [];
-        Inputs = [new InputColumn(featureColumn, predictor.Features, "feature")];
-        var outputs = PredictionColumns.Regression(scoreColumn).ToList();
-        if (predictor.HasVariance)
-            outputs.Add(OutputColumn.Scalar(varianceColumn));
-        Outputs = outputs;
     }
-
-    /// <inheritdoc/>
-    protected override IReadOnlyList<InputColumn> Inputs { get; }
-
-    /// <inheritdoc/>
-    protected override IReadOnlyList<OutputColumn> Outputs { get; }
-
-    /// <inheritdoc/>
-    protected override int BatchSize => _batchSize;
-
-    /// <summary>The architecture used (the selected one after a search).</summary>
-    public NngpArchitecture Architecture => _predictor.Architecture;
-
-    /// <summary>NNGP kernel or NTK.</summary>
-    public NngpKernelKind Kernel => _predictor.KernelKind;
-
-    /// <summary>Trace-scaled regulariser used.</summary>
-    public double Regularizer => _predictor.Regularizer;
-
-    /// <summary>Relative jitter of the successful Cholesky factorisation (NaN for the eigendecomposition fallback).</summary>
-    public double Jitter => _predictor.Posterior.Jitter;
-
-    /// <summary>How the training kernel was factorised.</summary>
-    public NngpFactorKind FactorKind => _predictor.Posterior.Kind;
-
-    /// <summary>Number of training rows the GP conditions on.</summary>
-    public int TrainingRows => _predictor.Rows;
 
     /// <summary>Mean training label (the GP models the centred labels).</summary>
     public double LabelMean => _labelMean;
 
-    /// <summary>Every candidate evaluated by the hyperparameter search (empty without search; not saved).</summary>
-    public IReadOnlyList<NngpSelectionEntry> SelectionResults { get; }
-
     /// <inheritdoc/>
     protected internal override void MapBatch(BatchData batch)
     {
+        PredictBatch(batch, varianceOutput: 1);
         var score = batch.Output(0);
-        _predictor.Predict(batch.Input(0), batch.Rows, score, _predictor.HasVariance ? batch.Output(1) : Span<float>.Empty);
         for (int i = 0; i < score.Length; i++)
             score[i] = (float)(score[i] + _labelMean);
     }
@@ -88,12 +46,12 @@ public sealed class NngpRegressionModel : AppendColumnsTransformer
     protected override void SaveModel(ModelSaveContext ctx)
     {
         var w = ModelSaveWriter.Begin(ctx, s_version, typeof(NngpRegressionModel));
-        w.Writer.Write(_featureColumn);
+        w.Writer.Write(FeatureColumn);
         w.Writer.Write(_scoreColumn);
-        w.Writer.Write(_varianceColumn);
-        w.Writer.Write(_batchSize);
+        w.Writer.Write(VarianceColumn);
+        w.Writer.Write(SavedBatchSize);
         w.Writer.Write(_labelMean);
-        _predictor.Save(w);
+        Predictor.Save(w);
     }
 
     /// <summary>Loads a model written by <see cref="SaveModel"/> (called by <c>mlContext.Model.Load</c>).</summary>
@@ -110,6 +68,4 @@ public sealed class NngpRegressionModel : AppendColumnsTransformer
         return new NngpRegressionModel(env, predictor, features, score, variance, mean, batch, null);
     }
 
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing) => _predictor.Dispose();
 }
