@@ -22,17 +22,10 @@ public sealed class HmcEstimator : IEstimator<HmcModel>
     {
         ArgumentNullException.ThrowIfNull(ml);
         ArgumentNullException.ThrowIfNull(options);
-        Guard.CheckUserArg(options.Energy is not null, nameof(options.Energy), "An energy function is required.");
-        SamplerEstimatorHelpers.CheckColumnNames(options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName);
-        Guard.CheckUserArg(options.Transitions >= 1, nameof(options.Transitions), "Must be at least 1.");
-        Guard.CheckUserArg(options.LeapfrogSteps >= 1, nameof(options.LeapfrogSteps), "Must be at least 1.");
-        Guard.CheckUserArg(options.StepSize > 0 && double.IsFinite(options.StepSize), nameof(options.StepSize), "Must be positive and finite.");
+        SamplerEstimatorHelpers.CheckCommonOptions(options.Energy, options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName,
+            options.Transitions, options.LeapfrogSteps, options.StepSize, options.Chains, options.LogInterval, options.Device);
         Guard.CheckUserArg(options.TargetAcceptance > 0 && options.TargetAcceptance < 1, nameof(options.TargetAcceptance), "Must be in (0, 1).");
         Guard.CheckUserArg(options.AdaptationSteps >= 0, nameof(options.AdaptationSteps), "Must be non-negative.");
-        Guard.CheckUserArg(options.Chains >= 1, nameof(options.Chains), "Must be at least 1.");
-        Guard.CheckUserArg(options.LogInterval >= 1, nameof(options.LogInterval), "Must be at least 1.");
-        if (options.Device is not null)
-            DeviceResolver.Parse(options.Device);
         _ml = ml;
         _options = options;
     }

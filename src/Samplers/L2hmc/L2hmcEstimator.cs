@@ -22,24 +22,17 @@ public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
     {
         ArgumentNullException.ThrowIfNull(ml);
         ArgumentNullException.ThrowIfNull(options);
-        Guard.CheckUserArg(options.Energy is not null, nameof(options.Energy), "An energy function is required.");
-        SamplerEstimatorHelpers.CheckColumnNames(options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName);
-        Guard.CheckUserArg(options.Transitions >= 1, nameof(options.Transitions), "Must be at least 1.");
-        Guard.CheckUserArg(options.LeapfrogSteps >= 1, nameof(options.LeapfrogSteps), "Must be at least 1.");
+        SamplerEstimatorHelpers.CheckCommonOptions(options.Energy, options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName,
+            options.Transitions, options.LeapfrogSteps, options.StepSize, options.Chains, options.LogInterval, options.Device);
         Guard.CheckUserArg(options.HiddenUnits >= 1, nameof(options.HiddenUnits), "Must be at least 1.");
-        Guard.CheckUserArg(options.StepSize > 0 && double.IsFinite(options.StepSize), nameof(options.StepSize), "Must be positive and finite.");
         Guard.CheckUserArg(options.TrainingSteps >= 0, nameof(options.TrainingSteps), "Must be non-negative.");
-        Guard.CheckUserArg(options.Chains >= 1, nameof(options.Chains), "Must be at least 1.");
         Guard.CheckUserArg(options.LearningRate > 0 && double.IsFinite(options.LearningRate), nameof(options.LearningRate), "Must be positive and finite.");
         Guard.CheckUserArg(options.LearningRateDecay > 0 && options.LearningRateDecay <= 1, nameof(options.LearningRateDecay), "Must be in (0, 1].");
         Guard.CheckUserArg(options.LearningRateDecaySteps >= 1, nameof(options.LearningRateDecaySteps), "Must be at least 1.");
         Guard.CheckUserArg(options.Scale > 0 && double.IsFinite(options.Scale), nameof(options.Scale), "Must be positive and finite.");
         Guard.CheckUserArg(options.BurnInWeight >= 0 && double.IsFinite(options.BurnInWeight), nameof(options.BurnInWeight), "Must be non-negative and finite.");
-        Guard.CheckUserArg(options.LogInterval >= 1, nameof(options.LogInterval), "Must be at least 1.");
         Guard.CheckUserArg(options.InitialTemperature >= 1 && double.IsFinite(options.InitialTemperature), nameof(options.InitialTemperature), "Must be finite and at least 1.");
         Guard.CheckUserArg(options.AnnealingSteps >= 0, nameof(options.AnnealingSteps), "Must be non-negative.");
-        if (options.Device is not null)
-            DeviceResolver.Parse(options.Device);
         _ml = ml;
         _options = options;
     }

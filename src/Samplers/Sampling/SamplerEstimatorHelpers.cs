@@ -13,6 +13,21 @@ internal static class SamplerEstimatorHelpers
 {
     public const string InitialStateRole = "initial state";
 
+    /// <summary>Validates the options HMC and L2HMC share (messages name the option).</summary>
+    public static void CheckCommonOptions(EnergyFunction? energy, string input, string output, string acceptance, int transitions,
+        int leapfrogSteps, double stepSize, int chains, int logInterval, string? device)
+    {
+        Guard.CheckUserArg(energy is not null, "Energy", "An energy function is required.");
+        CheckColumnNames(input, output, acceptance);
+        Guard.CheckUserArg(transitions >= 1, "Transitions", "Must be at least 1.");
+        Guard.CheckUserArg(leapfrogSteps >= 1, "LeapfrogSteps", "Must be at least 1.");
+        Guard.CheckUserArg(stepSize > 0 && double.IsFinite(stepSize), "StepSize", "Must be positive and finite.");
+        Guard.CheckUserArg(chains >= 1, "Chains", "Must be at least 1.");
+        Guard.CheckUserArg(logInterval >= 1, "LogInterval", "Must be at least 1.");
+        if (device is not null)
+            DeviceResolver.Parse(device);
+    }
+
     public static void CheckColumnNames(string input, string output, string acceptance)
     {
         Guard.CheckUserArg(!string.IsNullOrWhiteSpace(input), "InitialStateColumnName", "Must be a column name.");
