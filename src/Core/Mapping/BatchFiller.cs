@@ -26,7 +26,7 @@ internal sealed class BatchFiller : IDisposable
         _cursor = cursor;
         var inputs = parent.InputColumns;
         _getters = inputs.Select(c => row.GetGetter<VBuffer<float>>(row.Schema[c.Name])).ToArray();
-        _batch = new BatchData(inputs, parent.OutputColumns, capacity);
+        _batch = new BatchData(inputs, parent.OutputColumns, capacity) { SingleRow = cursor is null };
         Start = -1;
     }
 
@@ -86,7 +86,7 @@ internal sealed class BatchFiller : IDisposable
             _getters[i](ref _buffer);
             var c = inputs[i];
             if (_buffer.Length != c.Size)
-                throw Guard.ExceptBadValue(c.Name, position, $"vector of length {_buffer.Length}, expected {c.Size}");
+                throw Guard.ExceptBadValue(c.Name, RowName(position), $"vector of length {_buffer.Length}, expected {c.Size}");
             var dst = _batch.InputRow(i, slot);
             _buffer.CopyTo(dst);
             if (c.RejectNonFinite)
@@ -94,11 +94,14 @@ internal sealed class BatchFiller : IDisposable
                 for (int j = 0; j < dst.Length; j++)
                 {
                     if (!float.IsFinite(dst[j]))
-                        throw Guard.ExceptBadValue(c.Name, position, $"slot {j} is {dst[j]} (features must be finite)");
+                        throw Guard.ExceptBadValue(c.Name, RowName(position), $"slot {j} is {dst[j]} (features must be finite)");
                 }
             }
         }
     }
+
+    // A single row (PredictionEngine) is "the row": its position counts Predict calls, not rows of one input.
+    private string RowName(long position) => _cursor is null ? "the row" : $"row {position}";
 
     public void Dispose() => _cursor?.Dispose();
 }

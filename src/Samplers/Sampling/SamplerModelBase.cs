@@ -89,7 +89,7 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
         var x0 = TensorData.FromSpan(batch.Input(0), [rows, d], Device);
         var column = Columns.InitialState;
         var (final, accepted) = ChainRunner.RunToEnd(Kernel, x0, Transitions, new RowNoise(Seed, first),
-            i => $"column '{column}', row {first + i}");
+            i => $"column '{column}', {batch.DescribeRow(i)}");
         final.CopyTo(batch.Output(0));
         accepted.CopyTo(batch.Output(1));
     }
