@@ -204,13 +204,23 @@ public class NngpTrainerTests
             Assert.Equal(scores[i], scores[30 + i]);
 
         // A kernel with a small negative eigenvalue (as rounding leaves in near-singular kernels) climbs the jitter ladder.
+        // Checked by behaviour, not by the ladder's steps: the added diagonal shift makes the kernel positive definite
+        // (it exceeds the negative eigenvalue), is not much larger than needed, and the factor and weights are those
+        // of the shifted kernel.
         using (var q = torch.linalg.qr(torch.tensor(new double[] { 1, 2, 0, 0, 1, 3, 1, 0, 1 }, [3, 3], ScalarType.Float64)).Item1)
         using (var nearSingular = torch.mm(q * torch.tensor(new[] { 1.0, 0.5, -1e-7 }, ScalarType.Float64), q.T))
+        using (var original = nearSingular.clone())
         using (var target = torch.ones([3, 2], ScalarType.Float64))
         using (var ladder = NngpPosterior.Fit(nearSingular, target, 0, true, null, CancellationToken.None))
         {
             Assert.Equal(NngpFactorKind.Cholesky, ladder.Kind);
-            Assert.InRange(ladder.Jitter, 0.99e-6, 1.01e-6);
+            double shift = ladder.Jitter * ladder.MeanDiagonal;
+            Assert.True(shift > 1e-7 && shift < 1e-5, $"diagonal shift {shift:G3} for an eigenvalue of −1e-7");
+            using var shifted = original + shift * torch.eye(3, dtype: ScalarType.Float64);
+            var l = ladder.Factor!;
+            Assert.True(torch.allclose(torch.mm(l, l.T), shifted, rtol: 0, atol: 1e-12), "L·Lᵀ is not the shifted kernel");
+            using var residual = torch.mm(shifted, ladder.Alpha) - target;
+            Assert.True(residual.abs().max().item<double>() < 1e-6, "the weights do not solve the shifted system");
         }
 
         // A kernel no jitter can repair (indefinite) falls back to the floored eigendecomposition.
