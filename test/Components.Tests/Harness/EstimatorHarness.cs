@@ -110,14 +110,14 @@ public static class EstimatorHarness
         });
         if (model.IsRowToRowMapper)
         {
-            var inputs = PredictionInputs(model, transformData, added);
+            var inputs = PredictionInputs(model, transformData, added).Take(ConcurrentRows);
             AssertNoTensorLeak(() => Predict(ml, model, inputs, added));
         }
         return model;
     }
 
-    /// <summary>Rows per thread in <see cref="AssertConcurrentPredictionEngines"/> (the first rows of the data).</summary>
-    public const int ConcurrentRows = 24;
+    /// <summary>Rows per thread in <see cref="AssertConcurrentPredictionEngines"/> and per repetition of the PredictionEngine leak check (the first rows of the data).</summary>
+    public const int ConcurrentRows = 12;
 
     /// <summary>
     /// Four threads, each with its own PredictionEngine over <paramref name="model"/>, predict the same rows (twice
