@@ -23,7 +23,8 @@ public static class DataLoading
     /// Storage: up to <see cref="Array.MaxLength"/> values (8 GiB) the tensor wraps an uninitialised managed array
     /// (torch.from_array, no copy), filled row by row; its memory comes from the .NET heap, which reuses pages that
     /// earlier loads freed, where a fresh native allocation pays a page fault per 4 KiB on its first touch (see
-    /// docs/benchmarks.md). Larger data go to a native tensor.
+    /// docs/benchmarks.md). Larger data go to a native tensor whose blocks are advised to use transparent huge pages
+    /// (Linux) before their first touch, which cuts that page-fault cost.
     /// </remarks>
     public static Tensor LoadFeatures(IDataView data, string column, string role = "feature", bool rejectNonFinite = true, CancellationToken cancellation = default)
         => LoadFeatures(data, column, role, rejectNonFinite, cancellation, StorageLimits.Default);

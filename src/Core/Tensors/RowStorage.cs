@@ -5,9 +5,10 @@ using static TorchSharp.torch;
 namespace Components.Core.Tensors;
 
 /// <summary>Size limits of <see cref="RowStorage"/>; tests lower them to exercise the large-data paths on small data.</summary>
-/// <param name="MaxManagedElements">Largest tensor (in values) backed by one managed array.</param>
+/// <param name="MaxManagedElements">Largest tensor (in values) backed by one managed array (0: always native).</param>
 /// <param name="MaxBlockBytes">Largest block of rows handed out as one span (a span's length is an int).</param>
-internal sealed record StorageLimits(long MaxManagedElements, long MaxBlockBytes)
+/// <param name="HugePageHint">Advise transparent huge pages for native blocks before their first touch (Linux).</param>
+internal sealed record StorageLimits(long MaxManagedElements, long MaxBlockBytes, bool HugePageHint = true)
 {
     public static readonly StorageLimits Default = new(Array.MaxLength, int.MaxValue);
 }
@@ -16,7 +17,8 @@ internal sealed record StorageLimits(long MaxManagedElements, long MaxBlockBytes
 /// The storage of an [n, d] float32 CPU tensor being filled row by row, handed out in blocks of whole rows whose
 /// spans stay under <see cref="StorageLimits.MaxBlockBytes"/>. Up to <see cref="StorageLimits.MaxManagedElements"/>
 /// values it is one uninitialised managed array that the tensor wraps without a copy (torch.from_array); above, a
-/// native tensor read through narrow views of at most a block each. Row offsets are 64-bit throughout.
+/// native tensor read through narrow views of at most a block each, each advised to use huge pages before its first
+/// touch (<see cref="HugePages"/>). Row offsets are 64-bit throughout.
 /// </summary>
 internal sealed class RowStorage : IDisposable
 {
@@ -35,6 +37,7 @@ internal sealed class RowStorage : IDisposable
         _d = d;
         long total = checked(rows * d);
         _blockRows = BlockRowsFor(d, limits);
+        _hugePageHint = limits.HugePageHint;
         if (total <= limits.MaxManagedElements)
         {
             _array = GC.AllocateUninitializedArray<float>((int)total);
@@ -46,6 +49,8 @@ internal sealed class RowStorage : IDisposable
             _tensor.DetachFromDisposeScope();
         }
     }
+
+    private readonly bool _hugePageHint;
 
     /// <summary>Rows per block (the last block may be shorter).</summary>
     public long BlockRows => _blockRows;
@@ -61,7 +66,10 @@ internal sealed class RowStorage : IDisposable
         _view?.Dispose();
         _view = _tensor!.narrow(0, start, end - start);
         _view.DetachFromDisposeScope();
-        return MemoryMarshal.Cast<byte, float>(_view.bytes);
+        var bytes = _view.bytes;
+        if (_hugePageHint)
+            HugePages.Advise(bytes);
+        return MemoryMarshal.Cast<byte, float>(bytes);
     }
 
     /// <summary>Rows per block of a native tensor: as many whole rows of d values as fit in a block (at least one).</summary>
