@@ -29,8 +29,9 @@ public sealed class OutputColumn
 {
     private readonly IReadOnlyList<string>? _names;
 
-    private OutputColumn(string name, OutputKind kind, int width, IReadOnlyList<string>? names, ScoreAnnotations? score = null)
+    private OutputColumn(string name, OutputKind kind, int width, IReadOnlyList<string>? names, ImageShape? imageShape = null, ScoreAnnotations? score = null)
     {
+        ImageShape = imageShape;
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
         Kind = kind;
@@ -54,6 +55,9 @@ public sealed class OutputColumn
     /// <summary>Values per row in the batch buffer (vector length; 1 for scalars; key count for keys).</summary>
     public int Width { get; }
 
+    /// <summary>The image shape annotation of a vector column, or null.</summary>
+    public ImageShape? ImageShape { get; }
+
     /// <summary>ML.NET type of the column.</summary>
     public DataViewType Type { get; }
 
@@ -63,14 +67,16 @@ public sealed class OutputColumn
     /// <summary>Values per row in the batch buffer.</summary>
     internal int BufferWidth => Kind == OutputKind.Vector ? Width : 1;
 
-    /// <summary>A known-size Single vector column, optionally with slot names.</summary>
-    public static OutputColumn Vector(string name, int size, IReadOnlyList<string>? slotNames = null)
+    /// <summary>A known-size Single vector column, optionally with slot names and an image shape (see <see cref="Schema.ImageShape"/>).</summary>
+    public static OutputColumn Vector(string name, int size, IReadOnlyList<string>? slotNames = null, ImageShape? imageShape = null)
     {
+        if (imageShape is not null && imageShape.Size != size)
+            throw new ArgumentException($"The image shape {imageShape} has {imageShape.Size} values; the vector has {size}.", nameof(imageShape));
         if (size <= 0)
             throw new ArgumentOutOfRangeException(nameof(size), "Vector size must be positive.");
         if (slotNames is not null && slotNames.Count != size)
             throw new ArgumentException("Slot names must match the vector size.", nameof(slotNames));
-        return new(name, OutputKind.Vector, size, slotNames);
+        return new(name, OutputKind.Vector, size, slotNames, imageShape);
     }
 
     /// <summary>A Single scalar column.</summary>
@@ -94,7 +100,7 @@ public sealed class OutputColumn
         ArgumentNullException.ThrowIfNull(score);
         if (score.TrainingLabelValues && (_names is null || Kind != OutputKind.Vector))
             throw new ArgumentException("TrainingLabelValues needs a vector column with slot names.", nameof(score));
-        return new(Name, Kind, Width, _names, score);
+        return new(Name, Kind, Width, _names, ImageShape, score);
     }
 
     /// <summary>The estimator-time shape of this column.</summary>
@@ -107,15 +113,20 @@ public sealed class OutputColumn
 
     private SchemaShape? ShapeAnnotations(string[] names)
     {
+        var columns = new List<SchemaShape.Column>();
         if (Score is null)
-            return names.Length == 0 ? null : SchemaShapes.TextVectorAnnotations(names);
-        return SchemaShapes.ScoreAnnotations(Score.TrainingLabelValues ? [.. names, AnnotationNames.TrainingLabelValues] : names);
+            columns.AddRange(SchemaShapes.TextVectorAnnotations(names));
+        else
+            columns.AddRange(SchemaShapes.ScoreAnnotations(Score.TrainingLabelValues ? [.. names, AnnotationNames.TrainingLabelValues] : names));
+        if (ImageShape is not null)
+            columns.AddRange(Schema.ImageShape.AnnotationShape());
+        return columns.Count == 0 ? null : new SchemaShape(columns);
     }
 
     /// <summary>
-    /// The runtime annotations of this column: slot names or key values, and the scorer annotations if any. The
-    /// <c>ScoreColumnSetId</c> is one more than the largest one in <paramref name="inputSchema"/>, as ML.NET numbers
-    /// successive scorers (pass the input schema for that; without it the id is 1).
+    /// The runtime annotations of this column: slot names or key values, the image shape, and the scorer annotations
+    /// if any. The <c>ScoreColumnSetId</c> is one more than the largest one in <paramref name="inputSchema"/>, as ML.NET
+    /// numbers successive scorers (pass the input schema for that; without it the id is 1).
     /// </summary>
     public DataViewSchema.Annotations BuildAnnotations(DataViewSchema? inputSchema = null)
     {
@@ -134,6 +145,7 @@ public sealed class OutputColumn
             uint id = ScoreAnnotations.NextSetId(inputSchema);
             builder.Add(AnnotationNames.ScoreColumnSetId, ScoreAnnotations.SetIdType, (ref uint dst) => dst = id);
         }
+        ImageShape?.AddTo(builder);
         return builder.ToAnnotations();
     }
 
