@@ -129,18 +129,19 @@ public sealed class TorchModuleOwner<TModule> : IDisposable
         }
     }
 
-    /// <summary>A new module with a copy of the trained state, on <see cref="Device"/>, in evaluation mode; the caller owns it.</summary>
-    public TModule CloneModule()
+    /// <summary>A new module with a copy of the trained state, on <paramref name="device"/> (default <see cref="Device"/>), in evaluation mode; the caller owns it.</summary>
+    public TModule CloneModule(Device? device = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        device ??= Device;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var copy = _create();
         try
         {
-            copy.to(Device);
+            copy.to(device);
             copy.load_state_dict(Module.state_dict());
-            return Place(copy);
+            return Place(copy, device);
         }
         catch
         {
@@ -229,9 +230,9 @@ public sealed class TorchModuleOwner<TModule> : IDisposable
         return copy;
     }
 
-    private TModule Place(TModule module)
+    private TModule Place(TModule module, Device? device = null)
     {
-        module.to(Device);
+        module.to(device ?? Device);
         module.eval();
         // The owner frees the state in Dispose: take it out of whatever dispose scope it was built or moved in.
         foreach (var p in module.parameters())
