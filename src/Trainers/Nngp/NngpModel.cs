@@ -66,9 +66,19 @@ public abstract class NngpModel : AppendColumnsTransformer
     /// <summary>Every candidate evaluated by the hyperparameter search (empty without search; not saved).</summary>
     public IReadOnlyList<NngpSelectionEntry> SelectionResults { get; }
 
-    /// <summary>Runs the GP on a batch: task scores into output 0, variances (when kept) into the variance output.</summary>
-    private protected void PredictBatch(BatchData batch, int varianceOutput)
-        => Predictor.Predict(batch.Input(0), batch.Rows, batch.Output(0), Predictor.HasVariance ? batch.Output(varianceOutput) : Span<float>.Empty);
+    /// <summary>
+    /// Fitted output scale σ̂² = tr(YᵀC⁻¹Y)/(nk) of the (centred or one-hot − 1/K) targets, the factor that puts the
+    /// variances on the targets' scale; NaN for a model saved in format 1 (variances on the kernel's scale).
+    /// </summary>
+    public double OutputScale => Predictor.OutputScale;
+
+    /// <summary>Observation-noise variance the GP assumed, (ε + jitter)·tr(K)/n, in kernel units (times <see cref="OutputScale"/> on the targets' scale).</summary>
+    public double NoiseVariance => Predictor.Noise;
+
+    /// <summary>Runs the GP on a batch: posterior means into <paramref name="meanOutput"/>, variances (when kept) into <paramref name="varianceOutput"/>.</summary>
+    private protected void PredictBatch(BatchData batch, int meanOutput, int varianceOutput, bool includeNoise)
+        => Predictor.Predict(batch.Input(0), batch.Rows, batch.Output(meanOutput),
+            Predictor.HasVariance ? batch.Output(varianceOutput) : Span<float>.Empty, includeNoise);
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing) => Predictor.Dispose();

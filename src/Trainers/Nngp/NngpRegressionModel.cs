@@ -9,14 +9,17 @@ namespace Components.Trainers.Nngp;
 
 /// <summary>
 /// A fitted NNGP Gaussian-process regressor: appends <c>Score</c> (posterior mean, the training label mean added
-/// back) and, when variances were kept, <c>Variance</c> (posterior variance of the latent function). Saved with
-/// <c>mlContext.Model.Save</c>: training features, weights and the factor needed for variances.
+/// back) and, when variances were kept, <c>Variance</c>: the predictive variance of a new label on the label's scale,
+/// σ̂²·(k** − k*ᵀC⁻¹k* + noise) with the output scale σ̂² fitted by maximum likelihood, so that
+/// Score ± 2√Variance is a ≈95% predictive interval. Models saved in format 1 load with their old <c>Variance</c>
+/// (the latent variance on the kernel's scale). Saved with <c>mlContext.Model.Save</c>: training features, weights,
+/// the factor needed for variances and σ̂².
 /// </summary>
 [ComponentModel(LoaderSignature)]
 public sealed class NngpRegressionModel : NngpModel
 {
     internal const string LoaderSignature = "NngpRegressionModel";
-    private static readonly ModelVersion s_version = new("NNGPREGR", 1, 1, LoaderSignature);
+    private static readonly ModelVersion s_version = new("NNGPREGR", 2, 1, LoaderSignature);
     private readonly string _scoreColumn;
     private readonly double _labelMean;
 
@@ -34,14 +37,15 @@ public sealed class NngpRegressionModel : NngpModel
     /// <inheritdoc/>
     protected internal override void MapBatch(BatchData batch)
     {
-        PredictBatch(batch, varianceOutput: 1);
+        PredictBatch(batch, meanOutput: 0, varianceOutput: 1, includeNoise: true);
         var score = batch.Output(0);
         for (int i = 0; i < score.Length; i++)
             score[i] = (float)(score[i] + _labelMean);
     }
 
     // *** Binary format ***
-    // string feature column, score column, variance column; int batch size; double label mean; then the NngpPredictor block.
+    // string feature column, score column, variance column; int batch size; double label mean; then the NngpPredictor block
+    // (format 2 adds the output scale there).
     /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx)
     {

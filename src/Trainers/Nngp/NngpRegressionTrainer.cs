@@ -64,7 +64,7 @@ public sealed class NngpRegressionTrainer : IEstimator<NngpRegressionModel>
             }
             using (y)
             {
-                var (predictor, selection) = NngpTraining.Fit(ctx, o, x, y, classification: false);
+                var (predictor, selection, _, _) = NngpTraining.Fit(ctx, o, x, y, classification: false);
                 return new NngpRegressionModel(_env, predictor, o.FeatureColumnName, o.ScoreColumnName, o.VarianceColumnName, mean, o.BatchSize, selection);
             }
         }

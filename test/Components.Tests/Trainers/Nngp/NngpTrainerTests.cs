@@ -134,7 +134,7 @@ public class NngpTrainerTests
     }
 
     [Fact]
-    public void PosteriorMatchesADirectSolveAndVarianceIsBoundedByThePrior()
+    public void PosteriorMatchesADirectSolveAndVarianceLiesBetweenTheNoiseAndThePrior()
     {
         var ml = new MLContext(seed: 4);
         var rows = Wave(60, 7);
@@ -158,13 +158,17 @@ public class NngpTrainerTests
         using var alpha = torch.linalg.solve(reg, (y - mean).unsqueeze(1));
         var expected = TensorData.ToDoubleArray(torch.mm(ksx.Nngp, alpha).squeeze(1) + mean);
         using var v = torch.linalg.solve(reg, ksx.Nngp.T);
-        var expectedVar = TensorData.ToDoubleArray(prior.Nngp - (ksx.Nngp * v.T).sum(1));
-        var priorVar = TensorData.ToDoubleArray(prior.Nngp);
+        // Predictive variance of a new label: σ̂²·(k** − k*ᵀC⁻¹k* + noise), σ̂² = (y − ȳ)ᵀC⁻¹(y − ȳ)/n, noise = ε·tr(K)/n.
+        double noise = 1e-2 * kxx.Nngp.diagonal().mean().item<double>();
+        double outputScale = torch.mm((y - mean).unsqueeze(0), alpha).item<double>() / rows.Count;
+        Assert.Equal(outputScale, model.OutputScale, 1e-6 * outputScale);
+        var expectedVar = TensorData.ToDoubleArray((prior.Nngp - (ksx.Nngp * v.T).sum(1) + noise) * outputScale);
+        var priorVar = TensorData.ToDoubleArray((prior.Nngp + noise) * outputScale);
         for (int i = 0; i < test.Count; i++)
         {
             Assert.Equal(expected[i], score[i], 1e-4);
-            Assert.Equal(expectedVar[i], variance[i], 1e-4);
-            Assert.True(variance[i] >= 0 && variance[i] <= priorVar[i] + 1e-6, $"row {i}: variance {variance[i]}, prior {priorVar[i]}");
+            Assert.Equal(expectedVar[i], variance[i], 1e-4 * outputScale);
+            Assert.True(variance[i] >= noise * outputScale * (1 - 1e-5) && variance[i] <= priorVar[i] * (1 + 1e-6), $"row {i}: variance {variance[i]}, prior {priorVar[i]}");
         }
     }
 
@@ -181,7 +185,7 @@ public class NngpTrainerTests
         for (int i = 0; i < rows.Count; i++)
         {
             Assert.Equal(rows[i].Label, score[i], 1e-3);
-            Assert.True(variance[i] < 1e-3, $"row {i}: variance {variance[i]}");
+            Assert.True(variance[i] < 1e-3 * model.OutputScale, $"row {i}: variance {variance[i]}, output scale {model.OutputScale}");
         }
         // Far from the data the variance approaches the prior.
         var far = ml.Data.LoadFromEnumerable(new[] { new RegRow { Features = Enumerable.Repeat(-30f, D).ToArray() } });
