@@ -17,6 +17,7 @@ namespace Components.Core.Internal;
 /// <item><c>ModelSaveContext</c>/<c>ModelLoadContext</c> expose their members only internally, and the loader lookup
 /// uses the internal <c>LoadableClassAttribute</c>; a dynamic bridge assembly carries those attributes so that
 /// <c>mlContext.Model.Save/Load</c> round-trip suite components.</item>
+/// <item><c>TrainerInfo</c> (the <c>Info</c> of an <c>ITrainerEstimator</c>) has only an internal constructor.</item>
 /// <item>A catalog's environment (for the seed, <c>GpuDeviceId</c>, <c>FallbackToCpu</c>, logging) is reachable only
 /// through the internal <c>IInternalCatalog</c>/<c>IHostEnvironmentInternal</c> interfaces.</item>
 /// </list>
@@ -37,7 +38,11 @@ internal static class MlNetShim
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? typeof(ICanSaveModel).Assembly.GetName().Version?.ToString() ?? "unknown";
 
     /// <summary>Resolves every internal member the suite needs; throws one clear error if any is missing.</summary>
-    public static void EnsureSupported() => _ = s_members.Value;
+    public static void EnsureSupported()
+    {
+        _ = s_members.Value;
+        _ = s_trainerInfoCtor.Value;
+    }
 
     private sealed record Members(
         ConstructorInfo ColumnCtor,
@@ -339,4 +344,24 @@ internal static class MlNetShim
             }
         }
     }
+
+    // ---------------------------------------------------------------- trainer info
+
+    private static readonly Lazy<ConstructorInfo> s_trainerInfoCtor = new(() =>
+        typeof(TrainerInfo).GetConstructor(Any, [typeof(bool), typeof(bool), typeof(bool), typeof(bool), typeof(bool), typeof(bool)])
+        ?? throw new NotSupportedException(
+            $"The Components suite supports Microsoft.ML {SupportedVersion}; the loaded Microsoft.ML ({LoadedVersion}) lacks the internal " +
+            $"constructor TrainerInfo(bool normalization, bool calibration, bool caching, bool supportValid, bool supportIncrementalTrain, " +
+            $"bool supportTest) that suite trainers need for ITrainerEstimator.Info. Reference Microsoft.ML {SupportedVersion}."),
+        LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>
+    /// A <see cref="TrainerInfo"/> (its constructor is internal in ML.NET 5.0.1). Calibration, incremental training and
+    /// test sets are not supported by suite trainers, so those flags are false.
+    /// </summary>
+    /// <param name="normalization">Whether the trainer needs normalized features.</param>
+    /// <param name="caching">Whether the trainer benefits from a cached view of the data.</param>
+    /// <param name="supportsValidation">Whether the trainer uses a validation set.</param>
+    public static TrainerInfo CreateTrainerInfo(bool normalization, bool caching, bool supportsValidation)
+        => (TrainerInfo)s_trainerInfoCtor.Value.Invoke([normalization, false, caching, supportsValidation, false, false]);
 }
