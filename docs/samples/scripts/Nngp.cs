@@ -53,7 +53,7 @@ var trainer = ml.MulticlassClassification.Trainers.Nngp(new NngpMulticlassTraine
     RegularizerCandidates = [1e-4, 1e-2, 1e-1],
 });
 using var model = trainer.Fit(train);
-Console.WriteLine($"Selected {model.Architecture}, regulariser {model.Regularizer:G3} from {model.SelectionResults.Count} candidates; factor {model.FactorKind}");
+Console.WriteLine($"Selected {model.Model.Architecture}, regulariser {model.Model.Regularizer:G3} from {model.SelectionResults.Count} candidates; factor {model.Model.FactorKind}");
 var scored = model.Transform(test);
 var metrics = ml.MulticlassClassification.Evaluate(scored);
 Console.WriteLine($"Test macro accuracy {metrics.MacroAccuracy:F3}");

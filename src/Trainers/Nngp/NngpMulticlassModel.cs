@@ -26,9 +26,9 @@ public sealed class NngpMulticlassModel : NngpModel
     private readonly string[] _classNames;
     private readonly double _inverseTemperature;
 
-    internal NngpMulticlassModel(IHostEnvironment env, NngpPredictor predictor, string featureColumn, string scoreColumn, string predictedColumn,
+    internal NngpMulticlassModel(IHostEnvironment env, NngpModelParameters parameters, string featureColumn, string scoreColumn, string predictedColumn,
         string meanColumn, string varianceColumn, string[] classNames, double inverseTemperature, int batchSize, IReadOnlyList<NngpSelectionEntry>? selection)
-        : base(env, nameof(NngpMulticlassModel), predictor, featureColumn, varianceColumn,
+        : base(env, nameof(NngpMulticlassModel), parameters, featureColumn, varianceColumn,
             TaskOutputs(classNames, scoreColumn, predictedColumn, meanColumn, double.IsNaN(inverseTemperature)), batchSize, selection)
     {
         _scoreColumn = scoreColumn;
@@ -73,12 +73,12 @@ public sealed class NngpMulticlassModel : NngpModel
     // *** Binary format ***
     // string feature column, score column, predicted-label column, variance column; int batch size; string[] class names;
     // format 2: string posterior-mean column, double inverse temperature 1/T (NaN: a format-1 model re-saved);
-    // then the NngpPredictor block.
+    // then the NngpModelParameters block.
     /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx)
     {
         var w = ModelSaveWriter.Begin(ctx, s_version, typeof(NngpMulticlassModel));
-        w.Writer.Write(FeatureColumn);
+        w.Writer.Write(FeatureColumnName);
         w.Writer.Write(_scoreColumn);
         w.Writer.Write(_predictedColumn);
         w.Writer.Write(VarianceColumn);
@@ -86,7 +86,7 @@ public sealed class NngpMulticlassModel : NngpModel
         w.Writer.WriteStrings(_classNames);
         w.Writer.Write(_meanColumn);
         w.Writer.Write(_inverseTemperature);
-        Predictor.Save(w);
+        Model.Save(w);
     }
 
     /// <summary>Loads a model written by <see cref="SaveModel"/> (called by <c>mlContext.Model.Load</c>).</summary>
@@ -106,9 +106,9 @@ public sealed class NngpMulticlassModel : NngpModel
             beta = r.ReadDouble();
             BinaryFormat.CheckDecode(double.IsNaN(beta) || (double.IsFinite(beta) && beta > 0), "inverse temperature");
         }
-        var predictor = NngpPredictor.Load(reader, r, env, nameof(NngpMulticlassModel));
-        BinaryFormat.CheckDecode(predictor.Outputs == names.Length, "class count");
-        BinaryFormat.CheckDecode(double.IsNaN(beta) == !predictor.IsCalibrated, "calibration fields");
-        return new NngpMulticlassModel(env, predictor, features, score, predicted, mean, variance, names, beta, batch, null);
+        var parameters = NngpModelParameters.Load(reader, r, env, nameof(NngpMulticlassModel));
+        BinaryFormat.CheckDecode(parameters.Outputs == names.Length, "class count");
+        BinaryFormat.CheckDecode(double.IsNaN(beta) == !parameters.IsCalibrated, "calibration fields");
+        return new NngpMulticlassModel(env, parameters, features, score, predicted, mean, variance, names, beta, batch, null);
     }
 }

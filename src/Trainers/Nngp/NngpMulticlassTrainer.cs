@@ -1,10 +1,12 @@
 using System.Globalization;
+using Components.Core.Internal;
 using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Core.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +18,7 @@ namespace Components.Trainers.Nngp;
 /// prediction = argmax of the posterior means μ, Score = softmax(μ/T) with the temperature T fitted on closed-form
 /// leave-one-out means, plus the posterior variance. Memory O(n²), time O(n²d + n³).
 /// </summary>
-public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
+public sealed class NngpMulticlassTrainer : ITrainerEstimator<NngpMulticlassModel, NngpModelParameters>
 {
     /// <summary>Options of <see cref="NngpMulticlassTrainer"/>.</summary>
     public sealed class Options : NngpTrainerOptions
@@ -42,11 +44,14 @@ public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
         _options = options;
     }
 
+    /// <summary>No normalisation needed (rows are layer-normalised inside the kernel by default), no caching (the data are read once), no validation set.</summary>
+    public TrainerInfo Info { get; } = MlNetShim.CreateTrainerInfo(normalization: false, caching: false, supportsValidation: false);
+
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var shape = PredictionColumns.MulticlassShape(inputSchema, _options.FeatureColumnName, _options.LabelColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName);
-        shape = SchemaShapes.Append(shape, SchemaShapes.SingleVector(_options.PosteriorMeanColumnName, SchemaShapes.SlotNamesAnnotation()));
+        shape = SchemaShapes.Append(shape, SchemaShapes.SingleVector(_options.PosteriorMeanColumnName, SchemaShapes.TextVectorAnnotations(AnnotationNames.SlotNames)));
         return _options.PredictVariance ? SchemaShapes.Append(shape, SchemaShapes.Single(_options.VarianceColumnName)) : shape;
     }
 
@@ -73,7 +78,7 @@ public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
             }
             using (y)
             {
-                var (predictor, selection, loo, looRows) = NngpTraining.Fit(ctx, o, x, y, classification: true);
+                var (parameters, selection, loo, looRows) = NngpTraining.Fit(ctx, o, x, y, classification: true);
                 double beta;
                 using (loo)
                 using (var scope = torch.NewDisposeScope())
@@ -84,7 +89,7 @@ public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
                     ctx.Info(string.Create(CultureInfo.InvariantCulture,
                         $"Temperature {1 / beta:G4} from {looLabels.Length} leave-one-out means: log-loss {NngpCalibration.LogLoss(means, looLabels, names.Length, beta):F4} (softmax of the means: {NngpCalibration.LogLoss(means, looLabels, names.Length, 1):F4}; uniform: {Math.Log(names.Length):F4})."));
                 }
-                return new NngpMulticlassModel(_env, predictor, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
+                return new NngpMulticlassModel(_env, parameters, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
                     o.PosteriorMeanColumnName, o.VarianceColumnName, names, beta, o.BatchSize, selection);
             }
         }

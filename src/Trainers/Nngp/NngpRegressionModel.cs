@@ -23,9 +23,9 @@ public sealed class NngpRegressionModel : NngpModel
     private readonly string _scoreColumn;
     private readonly double _labelMean;
 
-    internal NngpRegressionModel(IHostEnvironment env, NngpPredictor predictor, string featureColumn, string scoreColumn, string varianceColumn,
+    internal NngpRegressionModel(IHostEnvironment env, NngpModelParameters parameters, string featureColumn, string scoreColumn, string varianceColumn,
         double labelMean, int batchSize, IReadOnlyList<NngpSelectionEntry>? selection)
-        : base(env, nameof(NngpRegressionModel), predictor, featureColumn, varianceColumn, PredictionColumns.Regression(scoreColumn), batchSize, selection)
+        : base(env, nameof(NngpRegressionModel), parameters, featureColumn, varianceColumn, PredictionColumns.Regression(scoreColumn), batchSize, selection)
     {
         _scoreColumn = scoreColumn;
         _labelMean = labelMean;
@@ -44,18 +44,18 @@ public sealed class NngpRegressionModel : NngpModel
     }
 
     // *** Binary format ***
-    // string feature column, score column, variance column; int batch size; double label mean; then the NngpPredictor block
+    // string feature column, score column, variance column; int batch size; double label mean; then the NngpModelParameters block
     // (format 2 adds the output scale there).
     /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx)
     {
         var w = ModelSaveWriter.Begin(ctx, s_version, typeof(NngpRegressionModel));
-        w.Writer.Write(FeatureColumn);
+        w.Writer.Write(FeatureColumnName);
         w.Writer.Write(_scoreColumn);
         w.Writer.Write(VarianceColumn);
         w.Writer.Write(SavedBatchSize);
         w.Writer.Write(_labelMean);
-        Predictor.Save(w);
+        Model.Save(w);
     }
 
     /// <summary>Loads a model written by <see cref="SaveModel"/> (called by <c>mlContext.Model.Load</c>).</summary>
@@ -67,9 +67,9 @@ public sealed class NngpRegressionModel : NngpModel
         int batch = r.ReadInt32();
         double mean = r.ReadDouble();
         BinaryFormat.CheckDecode(batch > 0 && double.IsFinite(mean), "header");
-        var predictor = NngpPredictor.Load(reader, r, env, nameof(NngpRegressionModel));
-        BinaryFormat.CheckDecode(predictor.Outputs == 1, "output count");
-        return new NngpRegressionModel(env, predictor, features, score, variance, mean, batch, null);
+        var parameters = NngpModelParameters.Load(reader, r, env, nameof(NngpRegressionModel));
+        BinaryFormat.CheckDecode(parameters.Outputs == 1, "output count");
+        return new NngpRegressionModel(env, parameters, features, score, variance, mean, batch, null);
     }
 
 }

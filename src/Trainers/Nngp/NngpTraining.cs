@@ -14,12 +14,12 @@ internal static class NngpTraining
     internal const int CalibrationMaxRows = 2048;
 
     /// <summary>
-    /// Fits the GP on <paramref name="x"/> ([n, d] float32 CPU, kept by the predictor) and targets
+    /// Fits the GP on <paramref name="x"/> ([n, d] float32 CPU, kept by the parameters) and targets
     /// <paramref name="y"/> ([n, k] float64 on the device). With <paramref name="classification"/>, also returns the
     /// leave-one-out means of (at most <see cref="CalibrationMaxRows"/>, a seeded random subset of) the training rows,
     /// [m, k] on the CPU, and those rows' indices (ascending); the caller owns the tensor.
     /// </summary>
-    internal static (NngpPredictor Predictor, IReadOnlyList<NngpSelectionEntry>? Selection, Tensor? LeaveOneOut, long[]? LeaveOneOutRows) Fit(
+    internal static (NngpModelParameters Parameters, IReadOnlyList<NngpSelectionEntry>? Selection, Tensor? LeaveOneOut, long[]? LeaveOneOutRows) Fit(
         ComponentContext ctx, NngpTrainerOptions o, Tensor x, Tensor y, bool classification)
     {
         var arch = o.Architecture();
@@ -57,7 +57,7 @@ internal static class NngpTraining
                 loo.Dispose();
                 loo = cpu;
             }
-            return (new NngpPredictor(x, arch, kernelOptions, o.Kernel, reg, posterior, outputScale, kernel, train), selection, loo, looRows);
+            return (new NngpModelParameters(x, arch, kernelOptions, o.Kernel, reg, posterior, outputScale, kernel, train), selection, loo, looRows);
         }
         catch
         {

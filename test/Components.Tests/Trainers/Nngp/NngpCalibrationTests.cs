@@ -160,9 +160,9 @@ public class NngpCalibrationTests(ITestOutputHelper output)
                     covered++;
                 total++;
             }
-            output.WriteLine($"replicate {rep}: σ̂² {model.OutputScale:F3} (s² = {scale * scale}), mean variance {variance.Average():F4}, mean squared error {Enumerable.Range(0, m).Average(i => Math.Pow(rows[n + i].Label - mu[i], 2)):F4}");
+            output.WriteLine($"replicate {rep}: σ̂² {model.Model.OutputScale:F3} (s² = {scale * scale}), mean variance {variance.Average():F4}, mean squared error {Enumerable.Range(0, m).Average(i => Math.Pow(rows[n + i].Label - mu[i], 2)):F4}");
             // σ̂² = yᵀC⁻¹y/n estimates s² (relative standard error √(2/n) ≈ 0.08).
-            Assert.InRange(model.OutputScale, 0.7 * scale * scale, 1.3 * scale * scale);
+            Assert.InRange(model.Model.OutputScale, 0.7 * scale * scale, 1.3 * scale * scale);
         }
         // Binomial standard error of the coverage of 1000 rows: √(0.9545·0.0455/1000) = 0.0066; ±0.03 is 4.5 of
         // them, leaving room for the error of σ̂² (a 4% error in σ̂ moves the coverage by about 1%).
