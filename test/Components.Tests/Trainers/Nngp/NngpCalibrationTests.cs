@@ -62,7 +62,7 @@ public class NngpCalibrationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void FittedTemperatureMinimisesTheLogLossAndHandlesSeparableData()
+    public void FittedTemperatureMinimisesTheSmoothedLossAndStaysFiniteOnSeparableData()
     {
         var rng = new Random(5);
         int rows = 300, k = 4;
@@ -74,17 +74,18 @@ public class NngpCalibrationTests(ITestOutputHelper output)
                 means[i * k + c] = (c == labels[i] ? 0.4 : 0) + 0.3 * Normal(rng);
         }
         double beta = NngpCalibration.FitInverseTemperature(means, labels, k);
-        double best = NngpCalibration.LogLoss(means, labels, k, beta);
+        double best = NngpCalibration.Objective(means, labels, k, beta);
         foreach (double f in new[] { 0.5, 0.9, 0.99, 1.01, 1.1, 2.0 })
-            Assert.True(NngpCalibration.LogLoss(means, labels, k, beta * f) > best, $"β·{f} beats the fitted β = {beta}");
-        Assert.True(best < Math.Log(k));
+            Assert.True(NngpCalibration.Objective(means, labels, k, beta * f) > best, $"β·{f} beats the fitted β = {beta}");
+        Assert.True(NngpCalibration.LogLoss(means, labels, k, beta) < Math.Log(k));
 
-        // Perfectly separated means: the loss decreases without bound, so β stops at the top of the bracket.
+        // Perfectly separated means (1 for the true class, 0 elsewhere): with 0/1 targets the loss would fall forever;
+        // with Platt's targets the optimum puts exactly t = (N + 1)/(N + 2) on the true class, N = 75 rows per class:
+        // e^β / (e^β + K − 1) = t, so β = log(t (K − 1) / (1 − t)) = log(76·3).
         var separated = new double[rows * k];
         for (int i = 0; i < rows; i++)
             separated[i * k + labels[i]] = 1;
-        double rms = Math.Sqrt(1.0 / k);
-        Assert.Equal(NngpCalibration.MaxScale / rms, NngpCalibration.FitInverseTemperature(separated, labels, k), 1e-6);
+        Assert.Equal(Math.Log(76.0 * 3), NngpCalibration.FitInverseTemperature(separated, labels, k), 1e-8);
     }
 
     [Fact]
