@@ -11,6 +11,7 @@ public static class Program
         ["l2hmc-bench"] = ("L2HMC vs HMC cost per transition / gradient evaluation and per training step, 200 chains", L2hmc.L2hmcBench.Run),
         ["l2hmc-repro"] = ("L2HMC paper reproduction: ESS of L2HMC vs HMC on SCG, ICG, MoG, rough well (+ PNG plots)", L2hmc.L2hmcRepro.Run),
         ["loading"] = ("IDataView → tensor loading of 60,000 × 784: span copy vs GetColumn + torch.tensor", Core.LoadingBenchmark.Run),
+        ["module-sharing"] = ("Models owning a TorchSharp module: PredictionEngine rows/s on 1, 2, 4 threads, lock vs per-thread clones vs pool", Core.ModuleSharingBenchmark.Run),
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
         ["nngp-repro"] = ("NNGP reproduction: Fashion-MNIST accuracy vs n, baselines, variance vs error", Nngp.NngpReproduction.Run),

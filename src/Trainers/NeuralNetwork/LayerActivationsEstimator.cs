@@ -1,3 +1,4 @@
+using Components.Core.Modules;
 using Components.Core.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
@@ -48,7 +49,9 @@ public sealed class LayerActivationsEstimator : IEstimator<LayerActivationsTrans
     {
         ArgumentNullException.ThrowIfNull(input);
         ColumnRules.CheckVector(input.Schema, "feature", _input, _model.Architecture.InputSize);
-        return new LayerActivationsTransformer(_env, _model.Module.CloneTo(_model.Device), _model.Device, _input, _layers, _outputs, _batchSize);
+        var owner = new TorchModuleOwner<NeuralNetworkModule>(_model.Model.Owner.CloneModule(), _model.Device,
+            NeuralNetworkModelParameters.Factory(_model.Architecture));
+        return new LayerActivationsTransformer(_env, owner, _input, _layers, _outputs, _batchSize);
     }
 
     /// <summary>Validates layer numbers and output names; returns the names (defaults Layer{i}).</summary>
