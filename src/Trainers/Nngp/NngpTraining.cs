@@ -33,12 +33,12 @@ internal static class NngpTraining
         var kernel = new NngpKernel(arch, kernelOptions);
         NngpPreparedInput? train = null;
         Tensor? loo = null;
+        NngpPosterior? posterior = null;
         try
         {
             train = kernel.Prepare(x, o.CancellationToken);
             var outputs = o.Kernel == NngpKernelKind.Ntk ? NngpOutputs.Both : NngpOutputs.Nngp;
             long[]? looRows = classification ? CalibrationRows(ctx, train.Rows) : null;
-            NngpPosterior posterior;
             using (var k = kernel.Compute(train, null, outputs, o.CancellationToken))
             using (var rowsTensor = looRows is null ? null : torch.tensor(looRows))
             {
@@ -51,7 +51,7 @@ internal static class NngpTraining
             double outputScale = OutputScale(y, posterior.Alpha);
             ctx.Info(string.Create(CultureInfo.InvariantCulture,
                 $"GP solve in {watch.Elapsed.TotalSeconds:F2} s ({posterior.Kind}); output scale yᵀC⁻¹y/(nk) = {outputScale:G4}."));
-            if (loo is not null)
+            if (loo is not null && loo.device_type != DeviceType.CPU)
             {
                 var cpu = loo.cpu();
                 loo.Dispose();
@@ -62,6 +62,7 @@ internal static class NngpTraining
         catch
         {
             loo?.Dispose();
+            posterior?.Dispose();
             train?.Dispose();
             kernel.Dispose();
             throw;
