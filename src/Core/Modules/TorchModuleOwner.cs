@@ -95,6 +95,8 @@ public sealed class TorchModuleOwner<TModule> : IDisposable
     /// <summary>
     /// Runs <paramref name="inference"/> on a module no other caller is using at the same time (per <see cref="Sharing"/>).
     /// Safe to call from several threads. Grad mode and dispose scope are the caller's (open <c>no_grad</c> for inference).
+    /// With <see cref="ModuleSharing.Pool"/>, callers beyond the pool size wait for a module; do not nest calls (a
+    /// nested call needs a second module, and waits forever if the pool has one slot).
     /// </summary>
     public T Run<T>(Func<TModule, T> inference)
     {

@@ -6,9 +6,6 @@ public static class AnnotationNames
     /// <summary>Names of the slots of a vector column (Text vector).</summary>
     public const string SlotNames = "SlotNames";
 
-    /// <summary>Values of a key column's keys (Text vector), needed by <c>MapKeyToValue</c>.</summary>
-    public const string KeyValues = "KeyValues";
-
     /// <summary>Class names of the training label on a multiclass <c>Score</c> column (Text vector).</summary>
     public const string TrainingLabelValues = "TrainingLabelValues";
 
@@ -20,4 +17,7 @@ public static class AnnotationNames
 
     /// <summary>Groups the output columns of one scorer (UInt32 key); each scorer in a pipeline takes the next id.</summary>
     public const string ScoreColumnSetId = "ScoreColumnSetId";
+
+    /// <summary>Values of a key column's keys (Text vector), needed by <c>MapKeyToValue</c>.</summary>
+    public const string KeyValues = "KeyValues";
 }

@@ -22,6 +22,12 @@ public static class SchemaShapes
     public static SchemaShape.Column Key(string name, SchemaShape? annotations = null)
         => MlNetShim.MakeColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, annotations);
 
+    /// <summary>The annotation shape of a column that carries <c>SlotNames</c> (Text vector).</summary>
+    public static SchemaShape SlotNamesAnnotation() => TextVectorAnnotations(AnnotationNames.SlotNames);
+
+    /// <summary>The annotation shape of a key column that carries <c>KeyValues</c> (Text vector).</summary>
+    public static SchemaShape KeyValuesAnnotation() => TextVectorAnnotations(AnnotationNames.KeyValues);
+
     /// <summary>The annotation shape of Text-vector annotations (e.g. <c>SlotNames</c>, <c>KeyValues</c>).</summary>
     public static SchemaShape TextVectorAnnotations(params string[] names)
         => new(names.Select(n => MlNetShim.MakeColumn(n, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false)));

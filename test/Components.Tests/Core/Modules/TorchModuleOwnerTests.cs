@@ -23,7 +23,7 @@ public sealed class TorchModuleOwnerTests
     }
 
     private static TorchModuleOwner<nn.Module<Tensor, Tensor>> Owner(ModuleSharing sharing)
-        => new(Linear(3), CPU, () => nn.Linear(5, 3), sharing);
+        => new(Linear(3), CPU, () => nn.Linear(5, 3), sharing, maxCopies: 4); // explicit: the nested-Run tests need two slots on any machine
 
     private static float[] Forward(TorchModuleOwner<nn.Module<Tensor, Tensor>> owner, int row)
     {

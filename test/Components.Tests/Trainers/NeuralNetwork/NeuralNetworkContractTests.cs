@@ -50,24 +50,12 @@ public sealed class NeuralNetworkContractTests
         return ml.Transforms.Conversion.MapValueToKey("Label").Fit(view).Transform(view);
     }
 
-    private static NeuralNetworkMulticlassTrainer Multiclass(MLContext ml) => ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
-    {
-        HiddenLayerWidths = [16],
-        NumberOfEpochs = 30,
-        BatchSize = 16,
-        LearningRate = 0.01,
-        Seed = 1,
-    });
+    // Named arguments of the simple overloads: independent of where the options classes live.
+    private static NeuralNetworkMulticlassTrainer Multiclass(MLContext ml, int epochs = 30)
+        => ml.MulticlassClassification.Trainers.NeuralNetwork(hiddenLayerWidths: [16], numberOfEpochs: epochs, batchSize: 16, learningRate: 0.01, seed: 1);
 
-    private static NeuralNetworkRegressionTrainer Regression(MLContext ml) => ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionOptions
-    {
-        LabelColumnName = "Target",
-        HiddenLayerWidths = [16],
-        NumberOfEpochs = 30,
-        BatchSize = 16,
-        LearningRate = 0.01,
-        Seed = 1,
-    });
+    private static NeuralNetworkRegressionTrainer Regression(MLContext ml, int epochs = 30)
+        => ml.Regression.Trainers.NeuralNetwork(labelColumnName: "Target", hiddenLayerWidths: [16], numberOfEpochs: epochs, batchSize: 16, learningRate: 0.01, seed: 1);
 
     [Fact]
     public void TrainersAreTrainerEstimatorsAndTheLastTransformerHasTypedModelParameters()
@@ -126,7 +114,7 @@ public sealed class NeuralNetworkContractTests
         var data = Data(ml, 30, 4);
         var shape = SchemaShapes.FromSchema(data.Schema);
         var sdca = ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(maximumNumberOfIterations: 2);
-        var ours = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions { NumberOfEpochs = 1, Seed = 1 });
+        var ours = Multiclass(ml, epochs: 1);
         var sdcaSchema = sdca.Fit(data).Transform(data).Schema;
         using var model = ours.Fit(data);
         var ourSchema = model.Transform(data).Schema;
@@ -148,7 +136,7 @@ public sealed class NeuralNetworkContractTests
         var data = Data(ml, 30, 5);
         var shape = SchemaShapes.FromSchema(data.Schema);
         var sdca = ml.Regression.Trainers.Sdca("Target", maximumNumberOfIterations: 2);
-        var ours = ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionOptions { LabelColumnName = "Target", NumberOfEpochs = 1, Seed = 1 });
+        var ours = Regression(ml, epochs: 1);
         using var model = ours.Fit(data);
         Assert.Equal(AnnotationDump.Describe(sdca.GetOutputSchema(shape).Single(c => c.Name == "Score")),
             AnnotationDump.Describe(ours.GetOutputSchema(shape).Single(c => c.Name == "Score")));
