@@ -30,6 +30,15 @@ internal static class MlNetShim
     private static Assembly? s_bridge;
     private static readonly Dictionary<string, Type> s_loaders = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The simple name of the dynamic bridge assembly, saved as the loader assembly of every suite model. ML.NET's
+    /// <c>ModelLoadContext.EnsureLoaderAssemblyIsRegistered</c> calls <c>Assembly.Load</c> on that name before it
+    /// looks up the loader, and lets the exception through: without <c>RegisterComponents</c> (whose
+    /// <c>AssemblyResolve</c> handler returns the bridge) <c>Model.Load</c> fails with a
+    /// <see cref="FileNotFoundException"/> whose message is this name, i.e. the fix.
+    /// </summary>
+    public const string BridgeAssemblyName = "Call MLContext.RegisterComponents() before Model.Load (Components suite loaders)";
+
     /// <summary>The ML.NET version the shim was written and tested against.</summary>
     public const string SupportedVersion = "5.0.1";
 
@@ -175,8 +184,10 @@ internal static class MlNetShim
     /// Starts writing a component model: checks the context and records the version header. When the model stream
     /// is seekable (always inside a model zip) the header's versions carry <see cref="ModelVersion.IntegrityFlag"/>,
     /// which tells the loader that every stream starts with an integrity block; the caller must then write one.
+    /// The loader assembly recorded is <see cref="BridgeAssemblyName"/>, not the component's assembly (ML.NET would
+    /// find no loaders there).
     /// </summary>
-    public static (BinaryWriter Writer, bool WithIntegrity) BeginSave(ModelSaveContext ctx, ModelVersion version, Type componentType)
+    public static (BinaryWriter Writer, bool WithIntegrity) BeginSave(ModelSaveContext ctx, ModelVersion version)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var m = s_members.Value;
@@ -185,7 +196,7 @@ internal static class MlNetShim
         bool integrity = writer.BaseStream.CanSeek;
         uint flag = integrity ? ModelVersion.IntegrityFlag : 0;
         var info = m.VersionInfoCtor.Invoke([version.ModelSignature, version.VersionWritten | flag, version.VersionWritten | flag,
-            version.VersionReadableBack, componentType.Assembly.FullName, version.LoaderSignature, null]);
+            version.VersionReadableBack, BridgeAssemblyName, version.LoaderSignature, null]);
         m.SaveSetVersionInfo.Invoke(ctx, [info]);
         return (writer, integrity);
     }
@@ -316,9 +327,9 @@ internal static class MlNetShim
                 s_loaders[attr.LoaderSignature] = type;
             }
 
-            var name = new AssemblyName("Components.MLNetBridge");
+            var name = new AssemblyName(BridgeAssemblyName);
             var asm = AssemblyBuilder.DefineDynamicAssembly(name, AssemblyBuilderAccess.Run);
-            var module = asm.DefineDynamicModule(name.Name!);
+            var module = asm.DefineDynamicModule("Components.MLNetBridge");
 
             // [IgnoresAccessChecksTo] lets the emitted code name the internal ModelLoadContext type and call this internal class.
             var ignores = module.DefineType("System.Runtime.CompilerServices.IgnoresAccessChecksToAttribute",
@@ -350,6 +361,8 @@ internal static class MlNetShim
                     [type, loaderType, null, m.SignatureLoadModel, type.Name, new[] { signature }]));
             }
 
+            // ML.NET loads the loader assembly named in each model header by name: models saved since the bridge's
+            // name became their loader assembly find it here, in every MLContext of the process.
             AppDomain.CurrentDomain.AssemblyResolve += (_, args) =>
                 args.Name is not null && new AssemblyName(args.Name).Name == name.Name ? s_bridge : null;
             s_bridge = asm;

@@ -11,8 +11,11 @@ public static class ComponentsRegistration
     /// <summary>
     /// Registers every suite component with <paramref name="mlContext"/>'s component catalog. Call it once per
     /// MLContext before <c>mlContext.Model.Load</c>; it is idempotent and cheap after the first call. Saving needs no
-    /// registration. Without it, <c>Model.Load</c> of a model that contains a suite component fails inside ML.NET
-    /// with <c>FormatException: Couldn't load model: '…'</c>; <see cref="LoadWithComponents(ModelOperationsCatalog, Stream, out DataViewSchema)"/>
+    /// registration. Without it (in a process where no MLContext has registered), <c>Model.Load</c> of a model that
+    /// contains a suite component fails inside ML.NET with a <see cref="FileNotFoundException"/> (wrapped in a
+    /// <see cref="TargetInvocationException"/>) whose message names this call: <c>Could not load file or assembly
+    /// 'Call MLContext.RegisterComponents() before Model.Load …'</c>; models saved by earlier builds fail with
+    /// <c>FormatException: Couldn't load model: '…'</c>. <see cref="LoadWithComponents(ModelOperationsCatalog, Stream, out DataViewSchema)"/>
     /// registers by itself.
     /// </summary>
     /// <exception cref="NotSupportedException">The loaded ML.NET version lacks a member the suite relies on.</exception>

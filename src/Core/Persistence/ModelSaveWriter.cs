@@ -30,7 +30,7 @@ public sealed class ModelSaveWriter
     {
         ArgumentNullException.ThrowIfNull(version);
         ArgumentNullException.ThrowIfNull(componentType);
-        var (writer, integrity) = MlNetShim.BeginSave(ctx, version, componentType);
+        var (writer, integrity) = MlNetShim.BeginSave(ctx, version);
         if (!integrity)
             return new(ctx, writer, false);
         // ML.NET closes the main stream after Save returns, out of our sight, so the block header is kept current

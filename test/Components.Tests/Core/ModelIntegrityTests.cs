@@ -107,6 +107,8 @@ public sealed class ModelIntegrityTests
         var dir = LegacyModelFixtureTests.FixtureDirectory;
         // ML.NET finds loaders only in its component catalog, which third-party assemblies cannot fill without
         // running code first (the attribute it scans for is internal), so plain Model.Load needs RegisterComponents.
+        // A model saved by earlier builds names the component's own assembly as its loader assembly and fails thus;
+        // newer models name the bridge, whose name is the fix (FreshProcessLoadTests).
         using (var file = File.OpenRead(Path.Combine(dir, "NeuralNetworkRegression.zip")))
         {
             var ex = Assert.Throws<FormatException>(() => new MLContext().Model.Load(file, out _));
