@@ -52,7 +52,7 @@ public sealed class HmcEstimator : IEstimator<HmcModel>
         var clock = Stopwatch.StartNew();
         double sumAcc = 0;
         int n = 0;
-        var final = sampler.Adapt(x0, o.AdaptationSteps, o.TargetAcceptance, ctx.Generator, (step, acc, eps) =>
+        var final = sampler.Adapt(x0, o.AdaptationSteps, o.TargetAcceptance, ctx.CreateGenerator("transition-noise"), (step, acc, eps) =>
         {
             sumAcc += acc;
             n++;

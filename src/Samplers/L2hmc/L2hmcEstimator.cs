@@ -53,14 +53,14 @@ public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
         using var ctx = ComponentContext.Create(_ml, nameof(L2hmcEstimator), o.Seed, o.Device, o.CancellationToken);
         using var scope = torch.NewDisposeScope();
         var x0 = SamplerEstimatorHelpers.LoadChains(input, o.InitialStateColumnName, energy, o.Chains, ctx.Device, o.CancellationToken);
-        var sampler = new L2hmcSampler(energy, ctx.CpuGenerator, o.LeapfrogSteps, o.HiddenUnits, o.StepSize, o.TrainStepSize).To(ctx.Device);
+        var sampler = new L2hmcSampler(energy, ctx.CreateGenerator("initialization", torch.CPU), o.LeapfrogSteps, o.HiddenUnits, o.StepSize, o.TrainStepSize).To(ctx.Device);
         try
         {
             ctx.Info($"L2HMC on '{energy.Name}' (d = {energy.Dimension}): {o.Chains} chains, T = {o.LeapfrogSteps}, ε₀ = {o.StepSize}, " +
                      $"{o.HiddenUnits} hidden units, {o.TrainingSteps} Adam steps (lr {o.LearningRate} × {o.LearningRateDecay}^⌊step/{o.LearningRateDecaySteps}⌋), " +
                      $"λ = {o.Scale}, burn-in weight {o.BurnInWeight}, device {ctx.Device}.");
             var clock = Stopwatch.StartNew();
-            var (final, history) = sampler.Train(x0, o.TrainingSteps, ctx.Generator, o.LearningRate, o.LearningRateDecay, o.LearningRateDecaySteps,
+            var (final, history) = sampler.Train(x0, o.TrainingSteps, ctx.CreateGenerator("training-noise"), o.LearningRate, o.LearningRateDecay, o.LearningRateDecaySteps,
                 o.Scale, o.BurnInWeight, o.LogInterval,
                 p => ctx.Info($"Step {p.Step + 1}/{o.TrainingSteps}: loss {p.Loss:G4}, acceptance {p.Acceptance:F3}, ε = {p.StepSize:G4}, " +
                               $"lr {p.LearningRate:G3}{(p.Temperature != 1 ? $", temperature {p.Temperature:G3}" : "")}" +

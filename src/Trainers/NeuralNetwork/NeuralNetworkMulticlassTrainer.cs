@@ -88,7 +88,7 @@ public sealed class NeuralNetworkMulticlassTrainer : IEstimator<NeuralNetworkMul
             }
             else if (o.ValidationFraction > 0)
             {
-                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CpuGenerator);
+                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CreateGenerator("validation-split", CPU));
             }
             var architecture = NeuralNetworkFitting.Architecture(o, d, k);
             var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: true, x, y, xv, yv, targetScale: 1);

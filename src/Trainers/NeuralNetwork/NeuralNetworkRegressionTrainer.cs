@@ -83,7 +83,7 @@ public sealed class NeuralNetworkRegressionTrainer : IEstimator<NeuralNetworkReg
             }
             else if (o.ValidationFraction > 0)
             {
-                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CpuGenerator);
+                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CreateGenerator("validation-split", CPU));
             }
 
             // Standardise the target with the training rows' statistics (in double precision).
