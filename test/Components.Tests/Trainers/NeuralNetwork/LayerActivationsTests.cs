@@ -141,6 +141,8 @@ public sealed class LayerActivationsTests
             Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1, 2], OutputColumnNames = ["a"] }));
             Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1, 2], OutputColumnNames = ["a", "a"] }));
             Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], BatchSize = 0 }));
+            ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], Device = "tpu" }));
+            Assert.Contains("tpu", ex.Message);
 
             var estimator = ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], InputColumnName = "Pixels" });
             ex = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(SchemaShapes.FromSchema(data.Schema)));
@@ -152,6 +154,11 @@ public sealed class LayerActivationsTests
 
             var rows = NeuralNetworkTestData.Blobs(ml, rows: 5, dim: 5, classes: 3);
             using var transformer = ml.Transforms.LayerActivations(model, 1).Fit(rows);
+            // An explicit Device places the copy there; on the CPU it computes what the model's copy computes.
+            using (var onCpu = ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], Device = "cpu" }).Fit(rows))
+            {
+                Assert.Equal(EstimatorHarness.ReadColumn(transformer.Transform(rows), "Layer1"), EstimatorHarness.ReadColumn(onCpu.Transform(rows), "Layer1"));
+            }
             var nan = ml.Data.LoadFromEnumerable(new[] { new NanRow() });
             Assert.Throws<InvalidOperationException>(() => EstimatorHarness.ReadColumn(transformer.Transform(nan), "Layer1"));
         }
