@@ -117,7 +117,7 @@ internal static class NeuralNetworkFitting
             (xValidation is null ? "" : $", validating on {xValidation.shape[0]}") +
             $", device {ctx.Device}, seed {ctx.Seed}, {(o.OptimizerFactory is null ? o.Optimizer.ToString() : "custom optimizer")}, " +
             $"batch {o.BatchSize}, up to {o.NumberOfEpochs} epochs.");
-        var module = NeuralNetworkModule.Create(architecture, ctx.CpuGenerator);
+        var module = NeuralNetworkModule.Create(architecture, ctx.CreateGenerator("initialization", torch.CPU));
         try
         {
             module.to(ctx.Device);
@@ -126,7 +126,7 @@ internal static class NeuralNetworkFitting
             progress.SetHeader(new ProgressHeader(["Loss", classification ? "Accuracy" : "RMSE"], ["Epoch"]),
                 e => e.SetProgress(0, current, o.NumberOfEpochs));
             var result = NeuralNetworkTrainingLoop.Run(module, classification, x, y, xValidation, yValidation, o, targetScale,
-                ctx.CpuGenerator, ctx.Device, e =>
+                ctx.CreateGenerator("shuffle", torch.CPU), ctx.Device, e =>
                 {
                     current = e.Epoch;
                     progress.Checkpoint(e.TrainingLoss, e.TrainingMetric, e.Epoch);

@@ -33,13 +33,13 @@ namespace Components.Trainers.NeuralNetwork;
 /// ([arXiv:1711.00165](https://arxiv.org/abs/1711.00165)).
 /// ]]></format>
 /// </remarks>
-public sealed class NeuralNetworkMulticlassTrainer : ITrainerEstimator<NeuralNetworkMulticlassModel, NeuralNetworkModelParameters>
+public sealed partial class NeuralNetworkMulticlassTrainer : ITrainerEstimator<NeuralNetworkMulticlassModel, NeuralNetworkModelParameters>
 {
     internal const string ComponentName = "NeuralNetworkMulticlassTrainer";
     private readonly IHostEnvironment _env;
-    private readonly NeuralNetworkMulticlassOptions _options;
+    private readonly Options _options;
 
-    internal NeuralNetworkMulticlassTrainer(IHostEnvironment env, NeuralNetworkMulticlassOptions options)
+    internal NeuralNetworkMulticlassTrainer(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
@@ -93,7 +93,7 @@ public sealed class NeuralNetworkMulticlassTrainer : ITrainerEstimator<NeuralNet
             }
             else if (o.ValidationFraction > 0)
             {
-                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CpuGenerator);
+                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CreateGenerator("validation-split", CPU));
             }
             var architecture = NeuralNetworkFitting.Architecture(o, d, k);
             var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: true, x, y, xv, yv, targetScale: 1);

@@ -87,7 +87,7 @@ internal static class NngpTraining
     {
         if (n <= CalibrationMaxRows)
             return Enumerable.Range(0, n).Select(i => (long)i).ToArray();
-        using var perm = torch.randperm(n, ScalarType.Int64, generator: ctx.CpuGenerator);
+        using var perm = torch.randperm(n, ScalarType.Int64, generator: ctx.CreateGenerator("calibration-subset", torch.CPU));
         var rows = perm.data<long>().ToArray()[..CalibrationMaxRows];
         Array.Sort(rows);
         return rows;

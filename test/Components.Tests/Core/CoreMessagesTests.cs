@@ -96,7 +96,7 @@ public sealed class CoreMessagesTests
     {
         var ml = new MLContext(seed: 1);
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions { Device = "gpu0" }));
+            ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options { Device = "gpu0" }));
         Assert.Contains("(Parameter 'Device')", ex.Message);
     }
 

@@ -24,7 +24,7 @@ public sealed class FreshProcessLoadTests
         var ml = new MLContext(seed: 1);
         var data = SyntheticData.GaussianBlobs(ml, 40, 4, 2);
         var pipeline = ml.Transforms.NormalizeMinMax("Features")
-            .Append(ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionOptions { LabelColumnName = "Target", HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 }))
+            .Append(ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionTrainer.Options { LabelColumnName = "Target", HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 }))
             .Fit(data);
         var expected = EstimatorHarness.ReadColumn(pipeline.Transform(data), "Score").Select(r => r[0]).ToArray();
         var path = Path.Combine(Path.GetTempPath(), $"components-fresh-load-{Environment.ProcessId}-{Guid.NewGuid():N}.zip");

@@ -14,7 +14,7 @@ namespace Components.Tests.Samplers.L2hmc;
 /// <summary>ml.Samplers.L2hmc: the ML.NET contract, training, persistence, errors.</summary>
 public sealed class L2hmcEstimatorTests
 {
-    private static L2hmcOptions SmallOptions(EnergyFunction energy, int trainingSteps = 8) => new()
+    private static L2hmcEstimator.Options SmallOptions(EnergyFunction energy, int trainingSteps = 8) => new()
     {
         Energy = energy,
         TrainingSteps = trainingSteps,
@@ -61,9 +61,9 @@ public sealed class L2hmcEstimatorTests
             transitions: 3, leapfrogSteps: 4, trainingSteps: 0).Fit(data);
         Assert.Equal(3, model.Transitions);
         Assert.Equal(4, model.LeapfrogSteps);
-        Assert.Equal(L2hmcOptions.Defaults.Chains, model.Chains);
-        Assert.Equal(L2hmcOptions.Defaults.HiddenUnits, model.Sampler.HiddenUnits);
-        Assert.Equal(L2hmcOptions.Defaults.StepSize, model.StepSize, 6);   // untrained: the initial ε
+        Assert.Equal(L2hmcEstimator.Defaults.Chains, model.Chains);
+        Assert.Equal(L2hmcEstimator.Defaults.HiddenUnits, model.Sampler.HiddenUnits);
+        Assert.Equal(L2hmcEstimator.Defaults.StepSize, model.StepSize, 6);   // untrained: the initial ε
         var end = EstimatorHarness.ReadColumn(model.Transform(data), "End");
         Assert.Equal(2, end.Count);
         Assert.All(end, e => Assert.Equal(2, e.Length));
@@ -240,7 +240,7 @@ public sealed class L2hmcEstimatorTests
     {
         var ml = new MLContext(seed: 5);
         var e = HmcTestUtil.CorrelatedGaussian(2);
-        void Bad(Action<L2hmcOptions> change)
+        void Bad(Action<L2hmcEstimator.Options> change)
         {
             var o = SmallOptions(e);
             change(o);

@@ -15,7 +15,7 @@ public sealed class LayerActivationsImageShapeTests
     {
         var ml = new MLContext(seed: 0);
         var data = FashionMnist.LoadEmbeddedSubset(ml, trainRows: 20, testRows: 6);
-        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             Architecture = NeuralNetworkArchitectureKind.Cnn,
             ConvolutionChannels = [3, 4],
@@ -23,7 +23,7 @@ public sealed class LayerActivationsImageShapeTests
             NumberOfEpochs = 1,
             Seed = 1,
         }).Fit(data.Train);
-        var estimator = ml.Transforms.LayerActivations(model, new LayerActivationsOptions { Layers = [1, 2, 3], OutputColumnNames = ["conv1", "conv2", "dense"] });
+        var estimator = ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1, 2, 3], OutputColumnNames = ["conv1", "conv2", "dense"] });
 
         // Estimator-time: the annotation columns are declared.
         var shape = estimator.GetOutputSchema(SchemaShapes.FromSchema(data.Test.Schema));
@@ -62,7 +62,7 @@ public sealed class LayerActivationsImageShapeTests
         var data = FashionMnist.LoadEmbeddedSubset(ml, trainRows: 10, testRows: 2);
         // 784 values, but declared as 4 channels of 14×14: a 28×28 CNN would read them as the wrong image.
         var reshaped = ImageShape.Annotate(data.Train, "Features", new ImageShape(4, 14, 14));
-        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             Architecture = NeuralNetworkArchitectureKind.Cnn,
             ConvolutionChannels = [2],

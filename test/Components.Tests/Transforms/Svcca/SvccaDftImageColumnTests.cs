@@ -37,7 +37,7 @@ public sealed class SvccaDftImageColumnTests
     {
         var ml = new MLContext(seed: 0);
         var data = FashionMnist.LoadEmbeddedSubset(ml, trainRows: 20, testRows: 30);
-        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             Architecture = NeuralNetworkArchitectureKind.Cnn,
             ConvolutionChannels = [3, 4],
@@ -46,7 +46,7 @@ public sealed class SvccaDftImageColumnTests
             NumberOfEpochs = 1,
             Seed = 1,
         }).Fit(data.Train);
-        using var layers = ml.Transforms.LayerActivations(model, new LayerActivationsOptions { Layers = [1, 2], OutputColumnNames = ["conv1", "conv2"] }).Fit(data.Test);
+        using var layers = ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1, 2], OutputColumnNames = ["conv1", "conv2"] }).Fit(data.Test);
         var output = layers.Transform(data.Test);
 
         using var scope = torch.NewDisposeScope();

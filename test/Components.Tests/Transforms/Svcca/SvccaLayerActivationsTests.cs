@@ -15,7 +15,7 @@ public sealed class SvccaLayerActivationsTests
         var ml = new MLContext(seed: 0);
         var data = SyntheticData.GaussianBlobs(ml, 300, 10, 3, seed: 4);
         var net = ml.MulticlassClassification.Trainers.NeuralNetwork(hiddenLayerWidths: [16, 12], numberOfEpochs: 3, seed: 1).Fit(data);
-        var acts = ml.Transforms.LayerActivations(net, new LayerActivationsOptions { Layers = [1, 2], OutputColumnNames = ["H1", "H2"] })
+        var acts = ml.Transforms.LayerActivations(net, new LayerActivationsEstimator.Options { Layers = [1, 2], OutputColumnNames = ["H1", "H2"] })
             .Fit(data).Transform(data);
 
         // The estimator on the two columns equals the math core on the activations read back from them.
