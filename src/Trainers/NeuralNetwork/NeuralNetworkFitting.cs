@@ -51,6 +51,7 @@ internal static class NeuralNetworkFitting
         Guard.CheckUserArg(o.ValidationFraction >= 0 && o.ValidationFraction < 1, nameof(o.ValidationFraction), $"Must be in [0, 1), got {F(o.ValidationFraction)}.");
         Guard.CheckUserArg(o.ValidationSet is null || o.ValidationFraction == 0, nameof(o.ValidationFraction), $"Give either {nameof(o.ValidationSet)} or {nameof(o.ValidationFraction)}, not both.");
         Guard.CheckUserArg(o.EarlyStoppingPatience >= 0, nameof(o.EarlyStoppingPatience), $"Must be non-negative, got {o.EarlyStoppingPatience}.");
+        Guard.CheckUserArg(o.MaxGradientNorm >= 0 && double.IsFinite(o.MaxGradientNorm), nameof(o.MaxGradientNorm), $"Must be non-negative and finite, got {F(o.MaxGradientNorm)}.");
         Guard.CheckUserArg(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), $"Must be positive, got {o.InferenceBatchSize}.");
         if (o.Device is not null)
             DeviceResolver.Parse(o.Device); // unknown device names fail here, before any data is read
@@ -159,7 +160,8 @@ internal static class NeuralNetworkFitting
                     step.Record(trainMetric, output.argmax(1).eq(step.Batch[1]).to(ScalarType.Float64).mean());
                 }
                 return loss;
-            }, parameters));
+            }, parameters)
+            { MaxGradientNorm = o.MaxGradientNorm > 0 ? o.MaxGradientNorm : null });
             if (!classification)
                 engine.AddEpochMetrics(e => [(trainMetric, Math.Sqrt(e.Metrics["loss"]) * targetScale)]);
             if (validate)
