@@ -4,7 +4,7 @@ namespace Components.Core.Training;
 
 /// <summary>
 /// Weighted sums of named metrics. Tensor values are summed on their device in float64 without a host round trip;
-/// the sums are detached from every dispose scope and freed by <see cref="Dispose"/>.
+/// the sums are detached from every dispose scope and freed by <see cref="Dispose"/>. Call it inside a dispose scope.
 /// </summary>
 internal sealed class MetricAccumulator : IDisposable
 {
@@ -18,11 +18,10 @@ internal sealed class MetricAccumulator : IDisposable
     {
         CheckScalar(name, value);
         var e = Get(name);
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var v = value.detach().to(ScalarType.Float64).reshape(1) * weight;
+        // Temporaries go to the caller's (the step's) dispose scope; detached values build no graph.
+        var v = value.detach().to(ScalarType.Float64) * weight;
         if (e.Sum is null)
-            e.Sum = v.DetachFromDisposeScope();
+            e.Sum = v.reshape(1).DetachFromDisposeScope();
         else
             e.Sum.add_(v);
         e.Weight += weight;

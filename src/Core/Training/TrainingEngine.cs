@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Microsoft.ML.Runtime;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Components.Core.Training;
@@ -287,7 +288,7 @@ public sealed class TrainingEngine<TBatch>
             if (!o.ComputesOwnGradients)
                 loss.backward();
             if (first)
-                finite = AllFinite(loss, o.NonFiniteLoss == NonFiniteLossPolicy.SkipStep ? o.Parameters : null);
+                finite = o.NonFiniteLoss == NonFiniteLossPolicy.SkipStep ? GradientsFinite(o.Parameters) : null;
             if (o.MaxGradientNorm is { } maxNorm)
             {
                 var norm = GradientClipping.ClipByGlobalNorm(o.Parameters, maxNorm);
@@ -303,9 +304,10 @@ public sealed class TrainingEngine<TBatch>
         var loss = Evaluate();
         first = false;
         o.LastStepSkipped = false;
-        if (!finite!.item<bool>())
+        double lossValue = ScalarValue(loss);
+        if (!double.IsFinite(lossValue) || (finite is not null && !finite.item<bool>()))
         {
-            string value = loss.detach().to(ScalarType.Float64).item<double>().ToString("G", CultureInfo.InvariantCulture);
+            string value = lossValue.ToString("G", CultureInfo.InvariantCulture);
             if (o.NonFiniteLoss == NonFiniteLossPolicy.Throw)
             {
                 throw new InvalidOperationException(
@@ -328,13 +330,14 @@ public sealed class TrainingEngine<TBatch>
 
         // The closure must not throw: a native optimizer (L-BFGS) calls it through native code.
         int calls = 0;
+        bool managed = o.Optimizer is OptimizerHelper;
         ExceptionDispatchInfo? failure = null;
         Tensor Closure()
         {
             try
             {
                 if (calls++ == 0)
-                    return loss.alias();
+                    return managed ? loss : loss.alias(); // a native optimizer takes over the handle it gets
                 step.IsReevaluation = true;
                 return Evaluate().alias();
             }
@@ -344,7 +347,14 @@ public sealed class TrainingEngine<TBatch>
                 return tensor(float.NaN);
             }
         }
-        o.Optimizer.step(Closure);
+        try
+        {
+            o.Optimizer.step(Closure);
+        }
+        catch when (failure is not null)
+        {
+            // The optimizer failed on the placeholder returned after the closure's own failure: report the cause.
+        }
         step.IsReevaluation = false;
         failure?.Throw();
         o.StepsTaken++;
@@ -352,17 +362,22 @@ public sealed class TrainingEngine<TBatch>
         step.Record(o.Name, loss);
     }
 
-    private static Tensor AllFinite(Tensor loss, IReadOnlyList<TorchSharp.Modules.Parameter>? parameters)
+    /// <summary>The value of a one-element tensor as a double (one host copy).</summary>
+    internal static double ScalarValue(Tensor t) => t.dtype switch
+    {
+        ScalarType.Float32 => t.item<float>(),
+        ScalarType.Float64 => t.item<double>(),
+        _ => t.detach().to(ScalarType.Float64).item<double>(),
+    };
+
+    private static Tensor GradientsFinite(IReadOnlyList<TorchSharp.Modules.Parameter> parameters)
     {
         using var noGrad = no_grad();
-        var finite = loss.detach().isfinite().all();
-        if (parameters is not null)
+        var finite = tensor(true);
+        foreach (var p in parameters)
         {
-            foreach (var p in parameters)
-            {
-                if (p.grad is { } g)
-                    finite = finite.logical_and(g.isfinite().all());
-            }
+            if (p.grad is { } g)
+                finite = finite.logical_and(g.isfinite().all());
         }
         return finite;
     }

@@ -49,7 +49,7 @@ public sealed class TrainingStep<TBatch>
     /// float64 without a host round trip per step). Ignored during re-evaluations.
     /// </summary>
     /// <param name="name">Metric name, e.g. <c>"train accuracy"</c>.</param>
-    /// <param name="value">One-element tensor (detached here).</param>
+    /// <param name="value">One-element tensor.</param>
     /// <param name="weight">Weight in the epoch mean; default <see cref="Weight"/>.</param>
     /// <exception cref="ArgumentException">The tensor has more than one element.</exception>
     public void Record(string name, Tensor value, double? weight = null)
@@ -59,7 +59,7 @@ public sealed class TrainingStep<TBatch>
         if (IsReevaluation)
             return;
         double w = CheckWeight(weight);
-        _records.Add((name, value.detach(), 0, w));
+        _records.Add((name, value, 0, w));
         _epoch.Add(name, value, w);
     }
 
@@ -89,7 +89,7 @@ public sealed class TrainingStep<TBatch>
             var order = new List<string>();
             foreach (var (name, tensor, value, weight) in _records)
             {
-                double v = tensor is null ? value : tensor.to(ScalarType.Float64).item<double>();
+                double v = tensor is null ? value : TrainingEngine<TBatch>.ScalarValue(tensor);
                 if (!sums.TryGetValue(name, out var s))
                     order.Add(name);
                 sums[name] = (s.Sum + v * weight, s.Weight + weight);
