@@ -278,7 +278,7 @@ public sealed class TrainingEngine<TBatch>
     private void RunObjective(TrainingObjective<TBatch> o, TrainingStep<TBatch> step)
     {
         bool first = true;
-        Tensor? finite = null;
+        Tensor? finite = null, firstNorm = null;
         Tensor Evaluate()
         {
             ZeroGradients(o.Parameters);
@@ -293,7 +293,7 @@ public sealed class TrainingEngine<TBatch>
             {
                 var norm = GradientClipping.ClipByGlobalNorm(o.Parameters, maxNorm);
                 if (first)
-                    step.Record(o.GradientNormName, norm);
+                    firstNorm = norm;
             }
             if (o.MaxGradientValue is { } maxValue)
                 GradientClipping.ClipByValue(o.Parameters, maxValue);
@@ -359,6 +359,8 @@ public sealed class TrainingEngine<TBatch>
         failure?.Throw();
         o.StepsTaken++;
         o.Scheduler?.step();
+        if (firstNorm is not null)
+            step.Record(o.GradientNormName, firstNorm);
         step.Record(o.Name, loss);
     }
 
