@@ -366,7 +366,7 @@ public sealed class TrainingEngineTests
         using var sgd = torch.optim.SGD([w], 0.1);
         var engine = Steps(null, maxSteps: 9);
         var objective = engine.Add(new TrainingObjective<long>("loss", sgd, s => s.Step % 3 == 2 ? (w - 2).square().sum() / 0.0 : (w - 2).square().sum())
-        { NonFiniteLoss = NonFiniteLossPolicy.SkipStep, MaxConsecutiveSkips = 2 });
+        { NonFiniteLoss = NonFiniteLossPolicy.SkipStep, MaxConsecutiveSkips = 2, MaxGradientNorm = 100 });
         var result = engine.Run();
         double expected = 0;
         for (int i = 0; i < 6; i++)
@@ -374,7 +374,8 @@ public sealed class TrainingEngineTests
         Assert.Equal(expected, Value(w), 12);
         Assert.Equal(3, objective.SkippedSteps);
         Assert.Equal(6, objective.StepsTaken);
-        Assert.True(double.IsFinite(result.Epochs[0].Metrics["loss"])); // skipped losses are not averaged in
+        Assert.True(double.IsFinite(result.Epochs[0].Metrics["loss"])); // skipped losses and gradient norms are not averaged in
+        Assert.True(double.IsFinite(result.Epochs[0].Metrics["loss gradient norm"]));
 
         var always = Steps(null, maxSteps: 9);
         always.Add(new TrainingObjective<long>("loss", sgd, _ => w.sum() / 0.0) { NonFiniteLoss = NonFiniteLossPolicy.SkipStep, MaxConsecutiveSkips = 2 });
