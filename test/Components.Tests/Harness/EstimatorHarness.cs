@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using Components.Core;
 using Components.Core.Schema;
 using Microsoft.ML;
@@ -10,7 +11,8 @@ namespace Components.Tests.Harness;
 /// The suite's port of ML.NET's TestEstimatorCore; every component's tests call it:
 /// schema propagation equals the real output schema; invalid input throws the documented exception (in
 /// GetOutputSchema as in Fit/Transform); the row-by-row path (PredictionEngine) equals the batched path;
-/// Model.Save → Model.Load in a new MLContext gives identical outputs; repeated Transform leaks no tensors.
+/// Model.Save → Model.Load in a new MLContext gives identical outputs; a damaged or truncated saved model fails
+/// with a FormatException naming the entry; repeated Transform leaks no tensors.
 /// </summary>
 public static class EstimatorHarness
 {
@@ -83,6 +85,7 @@ public static class EstimatorHarness
             }
             (loaded as IDisposable)?.Dispose();
         }
+        AssertDamagedModelIsRejected(ml, model, fitData.Schema);
 
         // 5. Repeated Transform leaks no tensors.
         AssertNoTensorLeak(() =>
@@ -91,6 +94,79 @@ public static class EstimatorHarness
                 ReadColumn(model.Transform(transformData), name);
         });
         return model;
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> (a single suite transformer, so every entry under <c>TransformerChain/</c> is
+    /// written by the suite) and, for each of those entries, loads a copy with 64 bytes flipped inside what the
+    /// component wrote and a copy truncated to half its length: each must fail with a <see cref="FormatException"/>
+    /// whose message names the entry.
+    /// </summary>
+    public static void AssertDamagedModelIsRejected(MLContext ml, ITransformer model, DataViewSchema inputSchema)
+    {
+        byte[] saved;
+        using (var stream = new MemoryStream())
+        {
+            ml.Model.Save(model, inputSchema, stream);
+            saved = stream.ToArray();
+        }
+        string[] entries;
+        using (var zip = new ZipArchive(new MemoryStream(saved), ZipArchiveMode.Read))
+            entries = zip.Entries.Select(e => e.FullName).Where(n => n.StartsWith("TransformerChain/", StringComparison.Ordinal)).ToArray();
+        Assert.Contains("TransformerChain/Model.key", entries);
+        foreach (var entry in entries)
+        {
+            AssertRejected(RewriteEntry(saved, entry, FlipInside(entry)), entry, "64 flipped bytes");
+            AssertRejected(RewriteEntry(saved, entry, b => b[..(b.Length / 2)]), entry, "truncation to half");
+        }
+    }
+
+    // Flips 64 bytes (or all, if fewer) in the middle of the part of the entry the component wrote: for Model.key the
+    // model block after ML.NET's 256-byte header (its size is the int64 at offset 0x18), otherwise the whole entry.
+    private static Func<byte[], byte[]> FlipInside(string entry) => bytes =>
+    {
+        var b = (byte[])bytes.Clone();
+        int start = 0, length = b.Length;
+        if (entry.EndsWith("/Model.key", StringComparison.Ordinal))
+        {
+            start = 256;
+            length = (int)BitConverter.ToInt64(b, 0x18);
+        }
+        int count = Math.Min(64, length);
+        int from = start + (length - count) / 2;
+        for (int i = from; i < from + count; i++)
+            b[i] ^= 0xA5;
+        return b;
+    };
+
+    private static byte[] RewriteEntry(byte[] zipBytes, string entry, Func<byte[], byte[]> change)
+    {
+        using var ms = new MemoryStream();
+        ms.Write(zipBytes);
+        using (var zip = new ZipArchive(ms, ZipArchiveMode.Update, leaveOpen: true))
+        {
+            var e = zip.GetEntry(entry)!;
+            byte[] data;
+            using (var s = e.Open())
+            {
+                using var copy = new MemoryStream();
+                s.CopyTo(copy);
+                data = copy.ToArray();
+            }
+            e.Delete();
+            using var w = zip.CreateEntry(entry).Open();
+            w.Write(change(data));
+        }
+        return ms.ToArray();
+    }
+
+    private static void AssertRejected(byte[] zipBytes, string entry, string damage)
+    {
+        ITransformer? loaded = null;
+        var ex = Record.Exception(() => loaded = new MLContext(seed: 5).Model.LoadWithComponents(new MemoryStream(zipBytes), out _));
+        (loaded as IDisposable)?.Dispose();
+        Assert.True(ex is FormatException, $"{entry} with {damage}: expected a FormatException, got {(ex is null ? "a loaded model" : ex.GetType().Name + ": " + ex.Message)}.");
+        Assert.Contains($"'{entry}'", ex!.Message);
     }
 
     /// <summary>Runs <paramref name="action"/> once to warm up, then three times; the live tensor count must not grow.</summary>
