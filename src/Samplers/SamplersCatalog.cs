@@ -1,3 +1,4 @@
+using Components.Core.Runtime;
 using Microsoft.ML;
 
 namespace Components.Samplers;
@@ -5,18 +6,15 @@ namespace Components.Samplers;
 /// <summary>
 /// The samplers area of an <see cref="MLContext"/> (<c>ml.Samplers</c>): Markov chain Monte Carlo samplers whose
 /// <c>Fit</c> tunes or trains the sampler and returns a model mapping initial states to states after N transitions.
-/// Component catalogs add extension methods to it (<c>ml.Samplers.Hmc(…)</c>, <c>ml.Samplers.L2hmc(…)</c>).
+/// Component catalogs add extension methods to it (<c>ml.Samplers.Hmc(…)</c>, <c>ml.Samplers.L2hmc(…)</c>); the
+/// MLContext's seed, log, GpuDeviceId and FallbackToCpu apply.
 /// </summary>
-public sealed class SamplersCatalog
+public sealed class SamplersCatalog : AreaCatalog
 {
     internal SamplersCatalog(MLContext context)
+        : base(context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        Context = context;
     }
-
-    /// <summary>The MLContext this catalog belongs to (its seed, log, GpuDeviceId and FallbackToCpu apply).</summary>
-    public MLContext Context { get; }
 }
 
 /// <summary>Adds the <c>Samplers</c> area to <see cref="MLContext"/>.</summary>

@@ -151,8 +151,8 @@ internal static class Program
         {
             double Similarity(NeuralNetworkModel a, NeuralNetworkModel b)
             {
-                var acts = ml.Transforms.LayerActivations(a, new LayerActivationsOptions { Layers = [layer], OutputColumnNames = ["ActivationsA"] })
-                    .Append(ml.Transforms.LayerActivations(b, new LayerActivationsOptions { Layers = [layer], OutputColumnNames = ["ActivationsB"] }));
+                var acts = ml.Transforms.LayerActivations(a, new LayerActivationsEstimator.Options { Layers = [layer], OutputColumnNames = ["ActivationsA"] })
+                    .Append(ml.Transforms.LayerActivations(b, new LayerActivationsEstimator.Options { Layers = [layer], OutputColumnNames = ["ActivationsB"] }));
                 var withActs = acts.Fit(data.Test).Transform(data.Test);
                 using var svcca = ml.Transforms.Svcca("ActivationsA", "ActivationsB").Fit(withActs);
                 return svcca.Mean;

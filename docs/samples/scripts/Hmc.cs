@@ -27,7 +27,7 @@ var banana = EnergyFunction.FromFunction("Banana", 2, x =>
     var b = x[.., 1];
     return 0.5f * a.square() + 2f * (b - 0.5f * a.square()).square();
 });
-var hmc = ml.Samplers.Hmc(new HmcOptions { Energy = banana, LeapfrogSteps = 10, TargetAcceptance = 0.65, AdaptationSteps = 300, Seed = 1 });
+var hmc = ml.Samplers.Hmc(new HmcEstimator.Options { Energy = banana, LeapfrogSteps = 10, TargetAcceptance = 0.65, AdaptationSteps = 300, Seed = 1 });
 var model = hmc.Fit(data);
 Console.WriteLine($"Banana: adapted ε = {model.StepSize:F3} ({model.LeapfrogSteps} leapfrog steps)");
 var trace = model.SampleChains(steps: 500, burnIn: 50);

@@ -30,7 +30,7 @@ var starts = Enumerable.Range(0, 200).Select(_ => new State { Features = [Normal
 var data = ml.Data.LoadFromEnumerable(starts);
 
 // Fit = train the sampler (the paper uses 5000 steps; 1000 already give most of the gain here).
-var options = new L2hmcOptions { Energy = energy, TrainingSteps = 1000, LogInterval = 250, Transitions = 10, Seed = 1 };
+var options = new L2hmcEstimator.Options { Energy = energy, TrainingSteps = 1000, LogInterval = 250, Transitions = 10, Seed = 1 };
 using var model = ml.Samplers.L2hmc(options).Fit(data);
 Console.WriteLine($"Trained step size ε = {model.StepSize:F4}");
 

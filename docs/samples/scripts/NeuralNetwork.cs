@@ -27,7 +27,7 @@ var data = FashionMnist.LoadEmbeddedSubset(ml);
 
 // 1. Multiclass MLP with a validation split and early stopping.
 Console.WriteLine("1. MLP classifier, 10% held out for validation, early stopping with patience 2");
-var options = new NeuralNetworkMulticlassOptions
+var options = new NeuralNetworkMulticlassTrainer.Options
 {
     HiddenLayerWidths = [256, 64],
     Activation = NeuralNetworkActivation.Relu,
@@ -73,7 +73,7 @@ Console.WriteLine($"3. LayerActivations: Layer1 has {((VectorDataViewType)activa
 
 // 4. A small CNN on the same data (two 5×5 convolution + 2×2 max-pool blocks).
 Console.WriteLine("4. CNN classifier: conv 8 → conv 16 → dense 64, SGD with momentum, 3 epochs");
-using var cnn = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+using var cnn = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
 {
     Architecture = NeuralNetworkArchitectureKind.Cnn,
     ConvolutionChannels = [8, 16],

@@ -1,4 +1,5 @@
 using Components.Core.Internal;
+using Components.Core.Randomness;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using TorchSharp;
@@ -8,8 +9,9 @@ namespace Components.Core.Runtime;
 
 /// <summary>
 /// What every component resolves once at the start of <c>Fit</c> (or load): its host and log channel (named after the
-/// component, so <c>LoggingEventArgs.Source</c> can filter), the device, a seed and a private <see cref="torch.Generator"/>
-/// (the global torch seed is never touched), and the cancellation token.
+/// component, so <c>LoggingEventArgs.Source</c> can filter), the device, a seed with private per-purpose
+/// <see cref="torch.Generator"/>s derived from it (<see cref="CreateGenerator"/>; the global torch seed is never
+/// touched), and the cancellation token.
 /// </summary>
 public sealed class ComponentContext : IDisposable
 {
@@ -20,9 +22,9 @@ public sealed class ComponentContext : IDisposable
         Device = device;
         Seed = seed;
         Cancellation = cancellation;
-        Generator = new torch.Generator((ulong)(uint)seed, device.type == DeviceType.CUDA ? device : torch.CPU);
-        CpuGenerator = new torch.Generator((ulong)(uint)seed, torch.CPU);
     }
+
+    private readonly Dictionary<(string Purpose, DeviceType Type, int Index), torch.Generator> _generators = [];
 
     /// <summary>The component's host.</summary>
     public IHost Host { get; }
@@ -36,11 +38,24 @@ public sealed class ComponentContext : IDisposable
     /// <summary>The resolved seed.</summary>
     public int Seed { get; }
 
-    /// <summary>Random generator on <see cref="Device"/>, seeded with <see cref="Seed"/>.</summary>
-    public torch.Generator Generator { get; }
-
-    /// <summary>Random generator on the CPU (for initialisation and shuffling), seeded with <see cref="Seed"/>.</summary>
-    public torch.Generator CpuGenerator { get; }
+    /// <summary>
+    /// The generator of the random sub-stream <paramref name="purpose"/> (<c>"initialization"</c>, <c>"shuffle"</c>,
+    /// <c>"training-noise"</c>, …) of <see cref="Seed"/>, on <paramref name="device"/> (default <see cref="Device"/>; a
+    /// CUDA device gets a CUDA generator, anything else a CPU one). Streams of different purposes are independent
+    /// (<see cref="RandomStreams"/>); asking again for the same purpose and device returns the same generator, which
+    /// continues its stream instead of replaying it. The context owns and disposes the generators.
+    /// </summary>
+    /// <param name="purpose">What the stream is for; case-sensitive, non-empty.</param>
+    /// <param name="device">Device of the generator; default <see cref="Device"/>.</param>
+    public torch.Generator CreateGenerator(string purpose, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(purpose);
+        device ??= Device;
+        var key = (purpose, device.type == DeviceType.CUDA ? DeviceType.CUDA : DeviceType.CPU, device.type == DeviceType.CUDA ? device.index : -1);
+        if (!_generators.TryGetValue(key, out var generator))
+            _generators[key] = generator = RandomStreams.CreateGenerator(Seed, purpose, device);
+        return generator;
+    }
 
     /// <summary>The cancellation token, checked per epoch, batch or step.</summary>
     public CancellationToken Cancellation { get; }
@@ -84,8 +99,9 @@ public sealed class ComponentContext : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        Generator.Dispose();
-        CpuGenerator.Dispose();
+        foreach (var generator in _generators.Values)
+            generator.Dispose();
+        _generators.Clear();
         Channel.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using Components.Core.Runtime;
 using Components.Samplers.Energies;
 
 namespace Components.Samplers.Hmc;
@@ -12,23 +13,23 @@ public static class HmcCatalog
     /// </summary>
     /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
     /// <param name="energy">The target.</param>
-    /// <param name="initialStateColumnName">Input column of initial states (vector of the energy's dimension).</param>
     /// <param name="outputColumnName">Output column of final states.</param>
+    /// <param name="initialStateColumnName">Input column of initial states (vector of the energy's dimension).</param>
     /// <param name="transitions">Transitions applied to each row.</param>
     /// <param name="leapfrogSteps">Leapfrog steps per transition.</param>
     /// <param name="targetAcceptance">Target acceptance probability of the adaptation.</param>
     /// <example><code language="csharp" source="../../../docs/samples/scripts/Hmc.cs"/></example>
     public static HmcEstimator Hmc(this SamplersCatalog catalog, EnergyFunction energy,
-        string initialStateColumnName = HmcOptions.Defaults.InitialStateColumnName,
-        string outputColumnName = HmcOptions.Defaults.OutputColumnName,
-        int transitions = HmcOptions.Defaults.Transitions,
-        int leapfrogSteps = HmcOptions.Defaults.LeapfrogSteps,
-        double targetAcceptance = HmcOptions.Defaults.TargetAcceptance)
-        => Hmc(catalog, new HmcOptions
+        string outputColumnName = HmcEstimator.Defaults.OutputColumnName,
+        string initialStateColumnName = HmcEstimator.Defaults.InitialStateColumnName,
+        int transitions = HmcEstimator.Defaults.Transitions,
+        int leapfrogSteps = HmcEstimator.Defaults.LeapfrogSteps,
+        double targetAcceptance = HmcEstimator.Defaults.TargetAcceptance)
+        => Hmc(catalog, new HmcEstimator.Options
         {
             Energy = energy,
-            InitialStateColumnName = initialStateColumnName,
             OutputColumnName = outputColumnName,
+            InitialStateColumnName = initialStateColumnName,
             Transitions = transitions,
             LeapfrogSteps = leapfrogSteps,
             TargetAcceptance = targetAcceptance,
@@ -37,9 +38,9 @@ public static class HmcCatalog
     /// <summary>Hamiltonian Monte Carlo with all options.</summary>
     /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
     /// <param name="options">Options.</param>
-    public static HmcEstimator Hmc(this SamplersCatalog catalog, HmcOptions options)
+    public static HmcEstimator Hmc(this SamplersCatalog catalog, HmcEstimator.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new HmcEstimator(catalog.Context, options);
+        return new HmcEstimator(CatalogEnvironment.Get(catalog), options);
     }
 }

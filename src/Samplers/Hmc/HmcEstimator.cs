@@ -4,6 +4,7 @@ using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Samplers.Sampling;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using TorchSharp;
 
 namespace Components.Samplers.Hmc;
@@ -13,20 +14,20 @@ namespace Components.Samplers.Hmc;
 /// initial-state column while adapting the step size by dual averaging, then returns a model that maps initial
 /// states to states after N HMC transitions and draws samples.
 /// </summary>
-public sealed class HmcEstimator : IEstimator<HmcModel>
+public sealed partial class HmcEstimator : IEstimator<HmcModel>
 {
-    private readonly MLContext _ml;
-    private readonly HmcOptions _options;
+    private readonly IHostEnvironment _env;
+    private readonly Options _options;
 
-    internal HmcEstimator(MLContext ml, HmcOptions options)
+    internal HmcEstimator(IHostEnvironment env, Options options)
     {
-        ArgumentNullException.ThrowIfNull(ml);
+        ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
         SamplerEstimatorHelpers.CheckCommonOptions(options.Energy, options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName,
             options.Transitions, options.LeapfrogSteps, options.StepSize, options.Chains, options.LogInterval, options.Device);
         Guard.CheckUserArg(options.TargetAcceptance > 0 && options.TargetAcceptance < 1, nameof(options.TargetAcceptance), "Must be in (0, 1).");
         Guard.CheckUserArg(options.AdaptationSteps >= 0, nameof(options.AdaptationSteps), "Must be non-negative.");
-        _ml = ml;
+        _env = env;
         _options = options;
     }
 
@@ -43,7 +44,7 @@ public sealed class HmcEstimator : IEstimator<HmcModel>
         ArgumentNullException.ThrowIfNull(input);
         var o = _options;
         var energy = o.Energy!;
-        using var ctx = ComponentContext.Create(_ml, nameof(HmcEstimator), o.Seed, o.Device, o.CancellationToken);
+        using var ctx = ComponentContext.Create(_env, nameof(HmcEstimator), o.Seed, o.Device, o.CancellationToken);
         using var scope = torch.NewDisposeScope();
         var x0 = SamplerEstimatorHelpers.LoadChains(input, o.InitialStateColumnName, energy, o.Chains, ctx.Device, o.CancellationToken);
         var sampler = new HmcSampler(energy, o.StepSize, o.LeapfrogSteps);
@@ -52,7 +53,7 @@ public sealed class HmcEstimator : IEstimator<HmcModel>
         var clock = Stopwatch.StartNew();
         double sumAcc = 0;
         int n = 0;
-        var final = sampler.Adapt(x0, o.AdaptationSteps, o.TargetAcceptance, ctx.Generator, (step, acc, eps) =>
+        var final = sampler.Adapt(x0, o.AdaptationSteps, o.TargetAcceptance, ctx.CreateGenerator("transition-noise"), (step, acc, eps) =>
         {
             sumAcc += acc;
             n++;
@@ -64,7 +65,7 @@ public sealed class HmcEstimator : IEstimator<HmcModel>
             }
         }, o.CancellationToken);
         ctx.Info($"HMC adaptation done in {clock.Elapsed.TotalSeconds:F1} s: ε = {sampler.StepSize:G4}.");
-        return new HmcModel(_ml, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
+        return new HmcModel(_env, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
             energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler.StepSize, o.LeapfrogSteps, ctx.Device);
     }
 }

@@ -1,3 +1,4 @@
+using Components.Core.Runtime;
 using Components.Samplers.Energies;
 
 namespace Components.Samplers.L2hmc;
@@ -12,23 +13,23 @@ public static class L2hmcCatalog
     /// </summary>
     /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
     /// <param name="energy">The target.</param>
-    /// <param name="initialStateColumnName">Input column of initial states (vector of the energy's dimension).</param>
     /// <param name="outputColumnName">Output column of final states.</param>
+    /// <param name="initialStateColumnName">Input column of initial states (vector of the energy's dimension).</param>
     /// <param name="transitions">Transitions applied to each row.</param>
     /// <param name="leapfrogSteps">Augmented leapfrog steps per transition.</param>
     /// <param name="trainingSteps">Adam training steps.</param>
     /// <example><code language="csharp" source="../../../docs/samples/scripts/L2hmc.cs"/></example>
     public static L2hmcEstimator L2hmc(this SamplersCatalog catalog, EnergyFunction energy,
-        string initialStateColumnName = L2hmcOptions.Defaults.InitialStateColumnName,
-        string outputColumnName = L2hmcOptions.Defaults.OutputColumnName,
-        int transitions = L2hmcOptions.Defaults.Transitions,
-        int leapfrogSteps = L2hmcOptions.Defaults.LeapfrogSteps,
-        int trainingSteps = L2hmcOptions.Defaults.TrainingSteps)
-        => L2hmc(catalog, new L2hmcOptions
+        string outputColumnName = L2hmcEstimator.Defaults.OutputColumnName,
+        string initialStateColumnName = L2hmcEstimator.Defaults.InitialStateColumnName,
+        int transitions = L2hmcEstimator.Defaults.Transitions,
+        int leapfrogSteps = L2hmcEstimator.Defaults.LeapfrogSteps,
+        int trainingSteps = L2hmcEstimator.Defaults.TrainingSteps)
+        => L2hmc(catalog, new L2hmcEstimator.Options
         {
             Energy = energy,
-            InitialStateColumnName = initialStateColumnName,
             OutputColumnName = outputColumnName,
+            InitialStateColumnName = initialStateColumnName,
             Transitions = transitions,
             LeapfrogSteps = leapfrogSteps,
             TrainingSteps = trainingSteps,
@@ -37,9 +38,9 @@ public static class L2hmcCatalog
     /// <summary>L2HMC with all options.</summary>
     /// <param name="catalog">The samplers catalog (<c>ml.Samplers</c>).</param>
     /// <param name="options">Options.</param>
-    public static L2hmcEstimator L2hmc(this SamplersCatalog catalog, L2hmcOptions options)
+    public static L2hmcEstimator L2hmc(this SamplersCatalog catalog, L2hmcEstimator.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new L2hmcEstimator(catalog.Context, options);
+        return new L2hmcEstimator(CatalogEnvironment.Get(catalog), options);
     }
 }

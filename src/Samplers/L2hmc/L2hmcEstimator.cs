@@ -4,6 +4,7 @@ using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Samplers.Sampling;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using TorchSharp;
 
 namespace Components.Samplers.L2hmc;
@@ -13,14 +14,14 @@ namespace Components.Samplers.L2hmc;
 /// step size on parallel chains seeded by the initial-state column, with the paper's loss, and returns a model that
 /// maps initial states to states after N L2HMC transitions and draws samples.
 /// </summary>
-public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
+public sealed partial class L2hmcEstimator : IEstimator<L2hmcModel>
 {
-    private readonly MLContext _ml;
-    private readonly L2hmcOptions _options;
+    private readonly IHostEnvironment _env;
+    private readonly Options _options;
 
-    internal L2hmcEstimator(MLContext ml, L2hmcOptions options)
+    internal L2hmcEstimator(IHostEnvironment env, Options options)
     {
-        ArgumentNullException.ThrowIfNull(ml);
+        ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
         SamplerEstimatorHelpers.CheckCommonOptions(options.Energy, options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName,
             options.Transitions, options.LeapfrogSteps, options.StepSize, options.Chains, options.LogInterval, options.Device);
@@ -33,7 +34,7 @@ public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
         Guard.CheckUserArg(options.BurnInWeight >= 0 && double.IsFinite(options.BurnInWeight), nameof(options.BurnInWeight), "Must be non-negative and finite.");
         Guard.CheckUserArg(options.InitialTemperature >= 1 && double.IsFinite(options.InitialTemperature), nameof(options.InitialTemperature), "Must be finite and at least 1.");
         Guard.CheckUserArg(options.AnnealingSteps >= 0, nameof(options.AnnealingSteps), "Must be non-negative.");
-        _ml = ml;
+        _env = env;
         _options = options;
     }
 
@@ -50,24 +51,24 @@ public sealed class L2hmcEstimator : IEstimator<L2hmcModel>
         ArgumentNullException.ThrowIfNull(input);
         var o = _options;
         var energy = o.Energy!;
-        using var ctx = ComponentContext.Create(_ml, nameof(L2hmcEstimator), o.Seed, o.Device, o.CancellationToken);
+        using var ctx = ComponentContext.Create(_env, nameof(L2hmcEstimator), o.Seed, o.Device, o.CancellationToken);
         using var scope = torch.NewDisposeScope();
         var x0 = SamplerEstimatorHelpers.LoadChains(input, o.InitialStateColumnName, energy, o.Chains, ctx.Device, o.CancellationToken);
-        var sampler = new L2hmcSampler(energy, ctx.CpuGenerator, o.LeapfrogSteps, o.HiddenUnits, o.StepSize, o.TrainStepSize).To(ctx.Device);
+        var sampler = new L2hmcSampler(energy, ctx.CreateGenerator("initialization", torch.CPU), o.LeapfrogSteps, o.HiddenUnits, o.StepSize, o.TrainStepSize).To(ctx.Device);
         try
         {
             ctx.Info($"L2HMC on '{energy.Name}' (d = {energy.Dimension}): {o.Chains} chains, T = {o.LeapfrogSteps}, ε₀ = {o.StepSize}, " +
                      $"{o.HiddenUnits} hidden units, {o.TrainingSteps} Adam steps (lr {o.LearningRate} × {o.LearningRateDecay}^⌊step/{o.LearningRateDecaySteps}⌋), " +
                      $"λ = {o.Scale}, burn-in weight {o.BurnInWeight}, device {ctx.Device}.");
             var clock = Stopwatch.StartNew();
-            var (final, history) = sampler.Train(x0, o.TrainingSteps, ctx.Generator, o.LearningRate, o.LearningRateDecay, o.LearningRateDecaySteps,
+            var (final, history) = sampler.Train(x0, o.TrainingSteps, ctx.CreateGenerator("training-noise"), o.LearningRate, o.LearningRateDecay, o.LearningRateDecaySteps,
                 o.Scale, o.BurnInWeight, o.LogInterval,
                 p => ctx.Info($"Step {p.Step + 1}/{o.TrainingSteps}: loss {p.Loss:G4}, acceptance {p.Acceptance:F3}, ε = {p.StepSize:G4}, " +
                               $"lr {p.LearningRate:G3}{(p.Temperature != 1 ? $", temperature {p.Temperature:G3}" : "")}" +
                               $"{(p.SkippedSteps > 0 ? $", {p.SkippedSteps} non-finite steps skipped" : "")}."),
                 o.CancellationToken, o.InitialTemperature, o.AnnealingSteps);
             ctx.Info($"L2HMC training done in {clock.Elapsed.TotalSeconds:F1} s: ε = {sampler.StepSize:G4}.");
-            return new L2hmcModel(_ml, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
+            return new L2hmcModel(_env, new SamplerColumns(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName),
                 energy, o.Transitions, ctx.Seed, TensorData.ToSingleArray(final), sampler, history, ctx.Device);
         }
         catch

@@ -24,9 +24,9 @@ public sealed class L2hmcSampler : IDisposable
     /// <param name="hiddenUnits">Hidden width of the networks.</param>
     /// <param name="stepSize">Initial ε.</param>
     /// <param name="trainStepSize">Whether ε is trained.</param>
-    public L2hmcSampler(EnergyFunction energy, Generator generator, int leapfrogSteps = L2hmcOptions.Defaults.LeapfrogSteps,
-        int hiddenUnits = L2hmcOptions.Defaults.HiddenUnits, double stepSize = L2hmcOptions.Defaults.StepSize,
-        bool trainStepSize = L2hmcOptions.Defaults.TrainStepSize)
+    public L2hmcSampler(EnergyFunction energy, Generator generator, int leapfrogSteps = L2hmcEstimator.Defaults.LeapfrogSteps,
+        int hiddenUnits = L2hmcEstimator.Defaults.HiddenUnits, double stepSize = L2hmcEstimator.Defaults.StepSize,
+        bool trainStepSize = L2hmcEstimator.Defaults.TrainStepSize)
     {
         ArgumentNullException.ThrowIfNull(energy);
         ArgumentNullException.ThrowIfNull(generator);
@@ -89,9 +89,9 @@ public sealed class L2hmcSampler : IDisposable
     /// <param name="annealingSteps">Steps of the annealing phase.</param>
     /// <returns>The chains' final states and the progress records.</returns>
     public (Tensor FinalStates, IReadOnlyList<L2hmcProgress> History) Train(Tensor initialStates, int steps, Generator generator,
-        double learningRate = L2hmcOptions.Defaults.LearningRate, double decay = L2hmcOptions.Defaults.LearningRateDecay,
-        int decaySteps = L2hmcOptions.Defaults.LearningRateDecaySteps, double scale = L2hmcOptions.Defaults.Scale,
-        double burnInWeight = L2hmcOptions.Defaults.BurnInWeight, int logInterval = L2hmcOptions.Defaults.LogInterval,
+        double learningRate = L2hmcEstimator.Defaults.LearningRate, double decay = L2hmcEstimator.Defaults.LearningRateDecay,
+        int decaySteps = L2hmcEstimator.Defaults.LearningRateDecaySteps, double scale = L2hmcEstimator.Defaults.Scale,
+        double burnInWeight = L2hmcEstimator.Defaults.BurnInWeight, int logInterval = L2hmcEstimator.Defaults.LogInterval,
         Action<L2hmcProgress>? progress = null, CancellationToken cancellation = default, double initialTemperature = 1, int annealingSteps = 0)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

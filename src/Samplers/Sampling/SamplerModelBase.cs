@@ -141,6 +141,7 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
         int d = Energy.Dimension;
         using var scope = torch.NewDisposeScope();
         var x0 = TensorData.FromSpan(_chainStates.AsSpan(0, c * d), [c, d], Device);
+        // Seeded as before the per-purpose streams (RandomStreams), so that saved models keep drawing the same samples.
         using var generator = new torch.Generator((ulong)(uint)(seed ?? Seed) ^ 0x5A5A5A5AUL, Device.type == DeviceType.CUDA ? Device : torch.CPU);
         return ChainRunner.Run(Kernel, x0, burnIn, steps, thin, new GeneratorNoise(generator), cancellation,
             i => $"kept chain {i}").Trace;

@@ -22,7 +22,7 @@ public static class LayerActivationsCatalog
     public static LayerActivationsEstimator LayerActivations(this TransformsCatalog catalog, NeuralNetworkModel model, params int[] layers)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new LayerActivationsEstimator(CatalogEnvironment.Get(catalog), model, new LayerActivationsOptions { Layers = layers });
+        return new LayerActivationsEstimator(CatalogEnvironment.Get(catalog), model, new LayerActivationsEstimator.Options { Layers = layers });
     }
 
     /// <summary>Appends the activations of chosen layers of a trained neural network, with every option.</summary>
@@ -30,7 +30,7 @@ public static class LayerActivationsCatalog
     /// <param name="model">A trained <see cref="NeuralNetworkMulticlassModel"/> or <see cref="NeuralNetworkRegressionModel"/>.</param>
     /// <param name="options">Layers, output column names, input column and batch size.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (named in the message).</exception>
-    public static LayerActivationsEstimator LayerActivations(this TransformsCatalog catalog, NeuralNetworkModel model, LayerActivationsOptions options)
+    public static LayerActivationsEstimator LayerActivations(this TransformsCatalog catalog, NeuralNetworkModel model, LayerActivationsEstimator.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new LayerActivationsEstimator(CatalogEnvironment.Get(catalog), model, options);

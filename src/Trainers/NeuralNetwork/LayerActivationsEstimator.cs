@@ -1,6 +1,8 @@
+using Components.Core.Runtime;
 using Components.Core.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
 
 namespace Components.Trainers.NeuralNetwork;
 
@@ -10,7 +12,7 @@ namespace Components.Trainers.NeuralNetwork;
 /// <see cref="LayerActivationsTransformer"/>, which is therefore independent of the model's lifetime. Create it with
 /// <c>ml.Transforms.LayerActivations(model, layers)</c>.
 /// </summary>
-public sealed class LayerActivationsEstimator : IEstimator<LayerActivationsTransformer>
+public sealed partial class LayerActivationsEstimator : IEstimator<LayerActivationsTransformer>
 {
     private readonly IHostEnvironment _env;
     private readonly NeuralNetworkModel _model;
@@ -18,8 +20,9 @@ public sealed class LayerActivationsEstimator : IEstimator<LayerActivationsTrans
     private readonly string[] _outputs;
     private readonly string _input;
     private readonly int _batchSize;
+    private readonly Device _device;
 
-    internal LayerActivationsEstimator(IHostEnvironment env, NeuralNetworkModel model, LayerActivationsOptions options)
+    internal LayerActivationsEstimator(IHostEnvironment env, NeuralNetworkModel model, Options options)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(model);
@@ -31,6 +34,13 @@ public sealed class LayerActivationsEstimator : IEstimator<LayerActivationsTrans
         Guard.CheckUserArg(!string.IsNullOrWhiteSpace(_input), nameof(options.InputColumnName), "Must be a column name.");
         Guard.CheckUserArg(options.BatchSize > 0, nameof(options.BatchSize), $"Must be positive, got {options.BatchSize}.");
         _batchSize = options.BatchSize;
+        _device = options.Device is null ? model.Device : ResolveDevice(env, options.Device);
+    }
+
+    private static Device ResolveDevice(IHostEnvironment env, string device)
+    {
+        var settings = CatalogEnvironment.Settings(env);
+        return DeviceResolver.Resolve(device, settings.GpuDeviceId, settings.FallbackToCpu);
     }
 
     /// <summary>Checks the input column and adds one Single-vector column per layer.</summary>
@@ -48,24 +58,24 @@ public sealed class LayerActivationsEstimator : IEstimator<LayerActivationsTrans
     {
         ArgumentNullException.ThrowIfNull(input);
         ColumnRules.CheckVector(input.Schema, "feature", _input, _model.Architecture.InputSize);
-        return new LayerActivationsTransformer(_env, _model.Module.CloneTo(_model.Device), _model.Device, _input, _layers, _outputs, _batchSize);
+        return new LayerActivationsTransformer(_env, _model.Module.CloneTo(_device), _device, _input, _layers, _outputs, _batchSize);
     }
 
     /// <summary>Validates layer numbers and output names; returns the names (defaults Layer{i}).</summary>
     internal static (int[] Layers, string[] Names) ValidateLayers(NeuralNetworkArchitecture architecture, int[]? layers, string[]? names)
     {
-        Guard.CheckUserArg(layers is { Length: > 0 }, nameof(LayerActivationsOptions.Layers), "Give at least one layer.");
+        Guard.CheckUserArg(layers is { Length: > 0 }, nameof(Options.Layers), "Give at least one layer.");
         foreach (var l in layers!)
         {
-            Guard.CheckUserArg(l >= 1 && l <= architecture.LayerCount, nameof(LayerActivationsOptions.Layers),
+            Guard.CheckUserArg(l >= 1 && l <= architecture.LayerCount, nameof(Options.Layers),
                 $"Layer {l} does not exist: {architecture} has layers 1..{architecture.LayerCount} ({architecture.LayerCount} = output).");
         }
-        Guard.CheckUserArg(layers.Distinct().Count() == layers.Length, nameof(LayerActivationsOptions.Layers), $"Layers must be distinct, got [{string.Join(", ", layers)}].");
-        var outputs = names ?? layers.Select(l => LayerActivationsOptions.Defaults.OutputColumnPrefix + l).ToArray();
-        Guard.CheckUserArg(outputs.Length == layers.Length, nameof(LayerActivationsOptions.OutputColumnNames),
+        Guard.CheckUserArg(layers.Distinct().Count() == layers.Length, nameof(Options.Layers), $"Layers must be distinct, got [{string.Join(", ", layers)}].");
+        var outputs = names ?? layers.Select(l => Defaults.OutputColumnPrefix + l).ToArray();
+        Guard.CheckUserArg(outputs.Length == layers.Length, nameof(Options.OutputColumnNames),
             $"Give one name per layer: {layers.Length} layers, {outputs.Length} names.");
-        Guard.CheckUserArg(outputs.All(n => !string.IsNullOrWhiteSpace(n)), nameof(LayerActivationsOptions.OutputColumnNames), "Names must not be empty.");
-        Guard.CheckUserArg(outputs.Distinct(StringComparer.Ordinal).Count() == outputs.Length, nameof(LayerActivationsOptions.OutputColumnNames), "Names must be distinct.");
+        Guard.CheckUserArg(outputs.All(n => !string.IsNullOrWhiteSpace(n)), nameof(Options.OutputColumnNames), "Names must not be empty.");
+        Guard.CheckUserArg(outputs.Distinct(StringComparer.Ordinal).Count() == outputs.Length, nameof(Options.OutputColumnNames), "Names must be distinct.");
         return ([.. layers], [.. outputs]);
     }
 }

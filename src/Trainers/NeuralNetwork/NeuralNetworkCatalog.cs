@@ -34,7 +34,7 @@ public static class NeuralNetworkCatalog
         double learningRate = Defaults.LearningRate, int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new NeuralNetworkMulticlassTrainer(CatalogEnvironment.Get(catalog), new NeuralNetworkMulticlassOptions
+        return new NeuralNetworkMulticlassTrainer(CatalogEnvironment.Get(catalog), new NeuralNetworkMulticlassTrainer.Options
         {
             LabelColumnName = labelColumnName,
             FeatureColumnName = featureColumnName,
@@ -49,11 +49,11 @@ public static class NeuralNetworkCatalog
 
     /// <summary>A TorchSharp neural-network classifier (MLP or CNN) with every option.</summary>
     /// <param name="catalog">The multiclass trainer catalog (<c>ml.MulticlassClassification.Trainers</c>).</param>
-    /// <param name="options">The options; see <see cref="NeuralNetworkMulticlassOptions"/>.</param>
+    /// <param name="options">The options; see <see cref="NeuralNetworkMulticlassTrainer.Options"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (named in the message).</exception>
     /// <example>
     /// <code>
-    /// var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+    /// var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
     /// {
     ///     Architecture = NeuralNetworkArchitectureKind.Cnn,
     ///     Optimizer = NeuralNetworkOptimizerKind.Momentum, LearningRate = 0.05,
@@ -62,7 +62,7 @@ public static class NeuralNetworkCatalog
     /// </code>
     /// </example>
     public static NeuralNetworkMulticlassTrainer NeuralNetwork(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        NeuralNetworkMulticlassOptions options)
+        NeuralNetworkMulticlassTrainer.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new NeuralNetworkMulticlassTrainer(CatalogEnvironment.Get(catalog), options);
@@ -88,7 +88,7 @@ public static class NeuralNetworkCatalog
         double learningRate = Defaults.LearningRate, int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new NeuralNetworkRegressionTrainer(CatalogEnvironment.Get(catalog), new NeuralNetworkRegressionOptions
+        return new NeuralNetworkRegressionTrainer(CatalogEnvironment.Get(catalog), new NeuralNetworkRegressionTrainer.Options
         {
             LabelColumnName = labelColumnName,
             FeatureColumnName = featureColumnName,
@@ -103,9 +103,9 @@ public static class NeuralNetworkCatalog
 
     /// <summary>A TorchSharp neural-network regressor (MLP or CNN) with every option.</summary>
     /// <param name="catalog">The regression trainer catalog (<c>ml.Regression.Trainers</c>).</param>
-    /// <param name="options">The options; see <see cref="NeuralNetworkRegressionOptions"/>.</param>
+    /// <param name="options">The options; see <see cref="NeuralNetworkRegressionTrainer.Options"/>.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (named in the message).</exception>
-    public static NeuralNetworkRegressionTrainer NeuralNetwork(this RegressionCatalog.RegressionTrainers catalog, NeuralNetworkRegressionOptions options)
+    public static NeuralNetworkRegressionTrainer NeuralNetwork(this RegressionCatalog.RegressionTrainers catalog, NeuralNetworkRegressionTrainer.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new NeuralNetworkRegressionTrainer(CatalogEnvironment.Get(catalog), options);

@@ -116,7 +116,7 @@ internal static class NeuralNetworkFitting
             (xValidation is null ? "" : $", validating on {xValidation.shape[0]}") +
             $", device {ctx.Device}, seed {ctx.Seed}, {(o.OptimizerFactory is null ? o.Optimizer.ToString() : "custom optimizer")}, " +
             $"batch {o.BatchSize}, up to {o.NumberOfEpochs} epochs.");
-        var module = NeuralNetworkModule.Create(architecture, ctx.CpuGenerator);
+        var module = NeuralNetworkModule.Create(architecture, ctx.CreateGenerator("initialization", CPU));
         var owned = new List<IDisposable>();
         try
         {
@@ -140,7 +140,7 @@ internal static class NeuralNetworkFitting
             owned.Add(optimizer);
 
             string trainMetric = $"train {metric}", validationLoss = "validation loss", validationMetric = $"validation {metric}";
-            var engine = new TrainingEngine<TensorBatch>(new TensorBatches([xd, yd], o.BatchSize, o.Shuffle ? ctx.CpuGenerator : null),
+            var engine = new TrainingEngine<TensorBatch>(new TensorBatches([xd, yd], o.BatchSize, o.Shuffle ? ctx.CreateGenerator("shuffle", CPU) : null),
                 new TrainingEngineOptions
                 {
                     MaxEpochs = o.NumberOfEpochs,

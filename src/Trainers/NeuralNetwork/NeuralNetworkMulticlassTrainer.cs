@@ -31,13 +31,13 @@ namespace Components.Trainers.NeuralNetwork;
 /// ([arXiv:1711.00165](https://arxiv.org/abs/1711.00165)).
 /// ]]></format>
 /// </remarks>
-public sealed class NeuralNetworkMulticlassTrainer : IEstimator<NeuralNetworkMulticlassModel>
+public sealed partial class NeuralNetworkMulticlassTrainer : IEstimator<NeuralNetworkMulticlassModel>
 {
     internal const string ComponentName = "NeuralNetworkMulticlassTrainer";
     private readonly IHostEnvironment _env;
-    private readonly NeuralNetworkMulticlassOptions _options;
+    private readonly Options _options;
 
-    internal NeuralNetworkMulticlassTrainer(IHostEnvironment env, NeuralNetworkMulticlassOptions options)
+    internal NeuralNetworkMulticlassTrainer(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
@@ -88,7 +88,7 @@ public sealed class NeuralNetworkMulticlassTrainer : IEstimator<NeuralNetworkMul
             }
             else if (o.ValidationFraction > 0)
             {
-                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CpuGenerator);
+                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CreateGenerator("validation-split", CPU));
             }
             var architecture = NeuralNetworkFitting.Architecture(o, d, k);
             var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: true, x, y, xv, yv, targetScale: 1);

@@ -1,3 +1,4 @@
+using Components.Core.Runtime;
 using Microsoft.ML;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -5,11 +6,12 @@ using TorchSharp.Modules;
 namespace Components.Trainers.NeuralNetwork;
 
 /// <summary>
-/// Options shared by <see cref="NeuralNetworkMulticlassTrainer"/> and <see cref="NeuralNetworkRegressionTrainer"/>:
-/// columns, architecture and initialisation, optimizer, mini-batching, validation and early stopping, device, seed
-/// and cancellation. Every default lives in <see cref="Defaults"/>.
+/// Options shared by <see cref="NeuralNetworkMulticlassTrainer.Options"/> and <see cref="NeuralNetworkRegressionTrainer.Options"/>:
+/// columns, architecture and initialisation, optimizer, mini-batching, validation and early stopping; the seed (of the
+/// initial weights, the shuffling and the validation split, each its own stream), device and cancellation (checked
+/// before every mini-batch) come from <see cref="ComponentOptions"/>. Every default lives in <see cref="Defaults"/>.
 /// </summary>
-public abstract class NeuralNetworkOptions
+public abstract class NeuralNetworkOptions : ComponentOptions
 {
     /// <summary>Default values of every option.</summary>
     internal static class Defaults
@@ -134,21 +136,6 @@ public abstract class NeuralNetworkOptions
 
     /// <summary>Rows per forward pass when the trained model transforms data, positive. Default 512.</summary>
     public int InferenceBatchSize = Defaults.InferenceBatchSize;
-
-    /// <summary>
-    /// Seed of the trainer's private generator (initial weights, shuffling, validation split); null takes one from the
-    /// MLContext's random source. Training is deterministic on the CPU for a fixed seed. Default null.
-    /// </summary>
-    public int? Seed;
-
-    /// <summary>
-    /// Device: <c>"cpu"</c>, <c>"cuda"</c> or <c>"cuda:N"</c>; null follows <c>MLContext.GpuDeviceId</c> and
-    /// <c>FallbackToCpu</c> (CPU when unset). Default null.
-    /// </summary>
-    public string? Device;
-
-    /// <summary>Checked before every mini-batch; cancelling makes <c>Fit</c> throw <see cref="OperationCanceledException"/>.</summary>
-    public CancellationToken CancellationToken;
 
     /// <summary>
     /// Clip the gradient of every mini-batch to this global L2 norm over all parameters (scaled together, so its

@@ -30,13 +30,13 @@ namespace Components.Trainers.NeuralNetwork;
 /// [arXiv:1711.00165](https://arxiv.org/abs/1711.00165)) are those of <see cref="NeuralNetworkMulticlassTrainer"/>.
 /// ]]></format>
 /// </remarks>
-public sealed class NeuralNetworkRegressionTrainer : IEstimator<NeuralNetworkRegressionModel>
+public sealed partial class NeuralNetworkRegressionTrainer : IEstimator<NeuralNetworkRegressionModel>
 {
     internal const string ComponentName = "NeuralNetworkRegressionTrainer";
     private readonly IHostEnvironment _env;
-    private readonly NeuralNetworkRegressionOptions _options;
+    private readonly Options _options;
 
-    internal NeuralNetworkRegressionTrainer(IHostEnvironment env, NeuralNetworkRegressionOptions options)
+    internal NeuralNetworkRegressionTrainer(IHostEnvironment env, Options options)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
@@ -83,7 +83,7 @@ public sealed class NeuralNetworkRegressionTrainer : IEstimator<NeuralNetworkReg
             }
             else if (o.ValidationFraction > 0)
             {
-                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CpuGenerator);
+                (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CreateGenerator("validation-split", CPU));
             }
 
             // Standardise the target with the training rows' statistics (in double precision).

@@ -28,7 +28,7 @@ internal static class NngpModelSelection
         int n = (int)x.shape[0];
         int m = Math.Min(n, o.SelectionMaxRows);
         using var scope = torch.NewDisposeScope();
-        var perm = torch.randperm(n, ScalarType.Int64, generator: ctx.CpuGenerator)[..m];
+        var perm = torch.randperm(n, ScalarType.Int64, generator: ctx.CreateGenerator("selection-subset", torch.CPU))[..m];
         var xs = x.index_select(0, perm);
         var ys = y.index_select(0, perm).to(ctx.Device);
         int nTrain = o.Selection == NngpSelectionCriterion.Validation ? Math.Max(2, (int)Math.Round(m * (1 - o.ValidationFraction))) : m;

@@ -1,3 +1,4 @@
+using Components.Core.Runtime;
 using Components.Core.Trainers;
 using Components.Kernels.Nngp;
 
@@ -26,8 +27,12 @@ public enum NngpSelectionCriterion
     Validation,
 }
 
-/// <summary>Options shared by the NNGP Gaussian-process trainers; every field documents its default.</summary>
-public abstract class NngpTrainerOptions
+/// <summary>
+/// Options shared by <see cref="NngpMulticlassTrainer.Options"/> and <see cref="NngpRegressionTrainer.Options"/>; every
+/// field documents its default. From <see cref="ComponentOptions"/>: the seed (of the selection subset and split), the
+/// device, and the cancellation token (checked between kernel tiles and search candidates).
+/// </summary>
+public abstract class NngpTrainerOptions : ComponentOptions
 {
     /// <summary>Defaults of every option, in one place.</summary>
     internal static class Defaults
@@ -127,15 +132,6 @@ public abstract class NngpTrainerOptions
 
     /// <summary>The search uses a random subset of at most this many training rows (each candidate costs an O(n³) eigendecomposition). Default 2000.</summary>
     public int SelectionMaxRows = Defaults.SelectionMaxRows;
-
-    /// <summary>Seed for the selection subset and split; null takes one from the MLContext.</summary>
-    public int? Seed;
-
-    /// <summary>Device: <c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:N"</c>, or null to follow MLContext.GpuDeviceId.</summary>
-    public string? Device;
-
-    /// <summary>Cancels training (checked between kernel tiles and search candidates).</summary>
-    public CancellationToken CancellationToken;
 
     internal NngpArchitecture Architecture() => new(Depth, Nonlinearity, WeightVariance, BiasVariance, InputLayerNorm);
 

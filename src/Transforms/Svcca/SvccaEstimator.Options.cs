@@ -1,3 +1,5 @@
+using Components.Core.Runtime;
+
 namespace Components.Transforms.Svcca;
 
 public sealed partial class SvccaEstimator
@@ -33,8 +35,12 @@ public sealed partial class SvccaEstimator
         public const int BatchSize = 4096;
     }
 
-    /// <summary>Options of <see cref="SvccaEstimator"/>.</summary>
-    public sealed class Options
+    /// <summary>
+    /// Options of <see cref="SvccaEstimator"/>. Deterministic: <see cref="ComponentOptions.Seed"/> is not used;
+    /// <see cref="ComponentOptions.Device"/> runs the float64 linear algebra, <see cref="ComponentOptions.CancellationToken"/>
+    /// is checked after every batch of Fit.
+    /// </summary>
+    public sealed class Options : ComponentOptions
     {
         /// <summary>Known-size Single vector column with the first representation (one row per datapoint). Default <c>ActivationsA</c>.</summary>
         public string ColumnA = Defaults.ColumnA;
@@ -65,11 +71,5 @@ public sealed partial class SvccaEstimator
 
         /// <summary>Rows read per covariance-accumulation batch (memory ∝ BatchSize·neurons + neurons²). Default 4096.</summary>
         public int BatchSize = Defaults.BatchSize;
-
-        /// <summary>Device for the float64 linear algebra (<c>"cpu"</c>, <c>"cuda"</c>, <c>"cuda:N"</c>); null follows MLContext.GpuDeviceId.</summary>
-        public string? Device;
-
-        /// <summary>Cancels Fit; checked after every batch.</summary>
-        public CancellationToken CancellationToken;
     }
 }

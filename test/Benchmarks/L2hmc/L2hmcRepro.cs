@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Components.Core.Randomness;
 using Components.Samplers.Diagnostics;
 using Components.Samplers.Hmc;
 using Components.Samplers.L2hmc;
@@ -35,17 +36,20 @@ public static class L2hmcRepro
         foreach (var target in ReproTarget.All.Where(t => keys.Contains(t.Key)))
         {
             Console.WriteLine($"## {target.Title}");
-            using var gen = new torch.Generator((ulong)seed, torch.CPU);
+            // One sub-stream per purpose, as the estimator: masks and initial weights, training (start and noise), evaluation.
+            using var initGen = RandomStreams.CreateGenerator(seed, "initialization");
+            using var trainGen = RandomStreams.CreateGenerator(seed, "training-noise");
+            using var gen = RandomStreams.CreateGenerator(seed, "evaluation");
             using var scope = torch.NewDisposeScope();
             var energy = target.Energy;
 
             // Train L2HMC from N(0, I) chains, as the notebook.
-            using var l2hmc = new L2hmcSampler(energy, gen);
+            using var l2hmc = new L2hmcSampler(energy, initGen);
             var clock = Stopwatch.StartNew();
             double burnIn = opts.Dbl("burnin-weight", target.BurnInWeight), t0 = opts.Dbl("temperature", target.InitialTemperature);
             int annealing = (int)(steps * opts.Dbl("annealing-fraction", target.AnnealingFraction));
             Console.WriteLine(FormattableString.Invariant($"  λ = 0.1, burn-in weight {burnIn}, temperature {t0} annealed over {annealing} steps"));
-            var (_, history) = l2hmc.Train(torch.randn([chains, energy.Dimension], generator: gen), steps, gen, burnInWeight: burnIn, logInterval: 500,
+            var (_, history) = l2hmc.Train(torch.randn([chains, energy.Dimension], generator: trainGen), steps, trainGen, burnInWeight: burnIn, logInterval: 500,
                 progress: p => Console.WriteLine($"  step {p.Step,5}: loss {p.Loss,10:G4}  accept {p.Acceptance:F3}  ε {p.StepSize:F4}  lr {p.LearningRate:G3}  T {p.Temperature:G3}  skipped {p.SkippedSteps}"),
                 initialTemperature: t0, annealingSteps: annealing);
             double trainSeconds = clock.Elapsed.TotalSeconds;

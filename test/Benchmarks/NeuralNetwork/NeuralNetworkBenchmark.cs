@@ -50,9 +50,9 @@ public static class NeuralNetworkBenchmark
         foreach (int t in training ? threads : [])
         {
             torch.set_num_threads(t);
-            Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassOptions { HiddenLayerWidths = [128], BatchSize = 64 });
-            Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassOptions { HiddenLayerWidths = [128], BatchSize = 256 });
-            Measure(ml, full.Train, "CNN conv16-conv32-128-10, Adam", cnnRows, epochs, t, new NeuralNetworkMulticlassOptions
+            Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [128], BatchSize = 64 });
+            Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [128], BatchSize = 256 });
+            Measure(ml, full.Train, "CNN conv16-conv32-128-10, Adam", cnnRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options
             {
                 Architecture = NeuralNetworkArchitectureKind.Cnn,
                 ConvolutionChannels = [16, 32],
@@ -66,7 +66,7 @@ public static class NeuralNetworkBenchmark
         return 0;
     }
 
-    private static void Measure(MLContext ml, IDataView train, string name, int rows, int epochs, int threads, NeuralNetworkMulticlassOptions options)
+    private static void Measure(MLContext ml, IDataView train, string name, int rows, int epochs, int threads, NeuralNetworkMulticlassTrainer.Options options)
     {
         options.NumberOfEpochs = epochs;
         options.Seed = 1;

@@ -35,7 +35,7 @@ public sealed class ModelIntegrityTests
         var ml = new MLContext(seed: 1);
         var data = SyntheticData.GaussianBlobs(ml, 40, 4, 2);
         var pipeline = ml.Transforms.NormalizeMinMax("Features")
-            .Append(ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionOptions { LabelColumnName = "Target", HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 }))
+            .Append(ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionTrainer.Options { LabelColumnName = "Target", HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 }))
             .Fit(data);
         using var stream = new MemoryStream();
         ml.Model.Save(pipeline, data.Schema, stream);
@@ -132,7 +132,7 @@ public sealed class ModelIntegrityTests
         const string name = "ModelIntegrityTests.Redefined";
         var energy = EnergyFunction.FromFunction(name, 2, x => 0.5f * x.square().sum(1));
         var data = HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(4, 2, seed: 1));
-        var model = ml.Samplers.Hmc(new HmcOptions { Energy = energy, AdaptationSteps = 5, Chains = 4, Transitions = 1, LeapfrogSteps = 2, Seed = 1 }).Fit(data);
+        var model = ml.Samplers.Hmc(new HmcEstimator.Options { Energy = energy, AdaptationSteps = 5, Chains = 4, Transitions = 1, LeapfrogSteps = 2, Seed = 1 }).Fit(data);
         using var stream = new MemoryStream();
         ml.Model.Save(model, data.Schema, stream);
 

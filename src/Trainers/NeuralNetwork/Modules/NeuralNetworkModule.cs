@@ -27,7 +27,7 @@ public abstract class NeuralNetworkModule : nn.Module<Tensor, Tensor>
 
     /// <summary>Builds the network on the CPU and initialises it with the NNGP convention (see <see cref="NeuralNetworkArchitecture"/>).</summary>
     /// <param name="architecture">What to build.</param>
-    /// <param name="generator">CPU generator for the initial weights (e.g. a <c>ComponentContext.CpuGenerator</c>).</param>
+    /// <param name="generator">CPU generator for the initial weights (e.g. <c>ComponentContext.CreateGenerator("initialization", torch.CPU)</c>).</param>
     public static NeuralNetworkModule Create(NeuralNetworkArchitecture architecture, Generator generator)
     {
         ArgumentNullException.ThrowIfNull(generator);

@@ -15,7 +15,7 @@ public sealed class HmcEstimatorTests
     public void HmcHarness()
     {
         var ml = new MLContext(seed: 1);
-        var options = new HmcOptions { Energy = EnergyFunction.MixtureOfGaussians(), AdaptationSteps = 20, Chains = 16, Transitions = 3, LeapfrogSteps = 4, Seed = 2 };
+        var options = new HmcEstimator.Options { Energy = EnergyFunction.MixtureOfGaussians(), AdaptationSteps = 20, Chains = 16, Transitions = 3, LeapfrogSteps = 4, Seed = 2 };
         var data = HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(25, 2, seed: 1));
         var invalid = ml.Data.LoadFromEnumerable(new[] { new HmcTestUtil.ScalarRow { Features = 1 } });
         var model = EstimatorHarness.Run(ml, ml.Samplers.Hmc(options), data, invalidData: invalid, tolerance: 1e-4);
@@ -30,7 +30,7 @@ public sealed class HmcEstimatorTests
         var ml = new MLContext(seed: 2);
         var cov = new double[,] { { 2, 0.8 }, { 0.8, 1 } };
         var energy = EnergyFunction.Gaussian([1, -1], cov);
-        var o = new HmcOptions { Energy = energy, AdaptationSteps = 150, Chains = 100, Seed = 3, LeapfrogSteps = 8 };
+        var o = new HmcEstimator.Options { Energy = energy, AdaptationSteps = 150, Chains = 100, Seed = 3, LeapfrogSteps = 8 };
         var model = ml.Samplers.Hmc(o).Fit(HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(10, 2, seed: 2)));
         // 100 chains, one sample every 5 transitions after 50 burn-in: nearly independent draws.
         var view = model.Sample(2000, burnIn: 50, thin: 5);
@@ -46,12 +46,12 @@ public sealed class HmcEstimatorTests
         var messages = new List<string>();
         ml.Log += (_, e) => { if (e.Source.StartsWith(nameof(HmcEstimator), StringComparison.Ordinal)) lock (messages) messages.Add(e.RawMessage); };
         var data = HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(5, 2, seed: 2));
-        ml.Samplers.Hmc(new HmcOptions { Energy = HmcTestUtil.CorrelatedGaussian(2), AdaptationSteps = 30, Chains = 8, LogInterval = 10 }).Fit(data);
+        ml.Samplers.Hmc(new HmcEstimator.Options { Energy = HmcTestUtil.CorrelatedGaussian(2), AdaptationSteps = 30, Chains = 8, LogInterval = 10 }).Fit(data);
         Assert.True(messages.Any(m => m.StartsWith("Adaptation step 11/30", StringComparison.Ordinal) && m.Contains("acceptance") && m.Contains("ε")),
             string.Join(" | ", messages));
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        var o = new HmcOptions { Energy = HmcTestUtil.CorrelatedGaussian(2), CancellationToken = cts.Token };
+        var o = new HmcEstimator.Options { Energy = HmcTestUtil.CorrelatedGaussian(2), CancellationToken = cts.Token };
         Assert.ThrowsAny<OperationCanceledException>(() => ml.Samplers.Hmc(o).Fit(data));
     }
 
@@ -59,14 +59,14 @@ public sealed class HmcEstimatorTests
     public void HmcRejectsBadData()
     {
         var ml = new MLContext(seed: 4);
-        var est = ml.Samplers.Hmc(new HmcOptions { Energy = HmcTestUtil.CorrelatedGaussian(2), AdaptationSteps = 5, Chains = 4 });
+        var est = ml.Samplers.Hmc(new HmcEstimator.Options { Energy = HmcTestUtil.CorrelatedGaussian(2), AdaptationSteps = 5, Chains = 4 });
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => est.Fit(HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(4, 5, 1))));
         Assert.Contains("initial state column 'Features'", ex.Message);
         Assert.Throws<InvalidOperationException>(() => est.Fit(HmcTestUtil.States(ml, [[1, float.PositiveInfinity]])));
         Assert.Throws<InvalidOperationException>(() => est.Fit(HmcTestUtil.States(ml, [], dimension: 2)));
         var wall = EnergyFunction.FromFunction("HmcEstimatorTests.Wall", 2,
             x => 0.5f * x.square().sum(1) + torch.where(x[.., 0].gt(1), torch.tensor(float.PositiveInfinity), torch.tensor(0f)));
-        var ex2 = Assert.Throws<InvalidOperationException>(() => ml.Samplers.Hmc(new HmcOptions { Energy = wall }).Fit(HmcTestUtil.States(ml, [[0, 0], [2, 0]])));
+        var ex2 = Assert.Throws<InvalidOperationException>(() => ml.Samplers.Hmc(new HmcEstimator.Options { Energy = wall }).Fit(HmcTestUtil.States(ml, [[0, 0], [2, 0]])));
         Assert.Contains("non-finite energy", ex2.Message);
         Assert.Contains("row 1", ex2.Message);
     }
@@ -76,11 +76,11 @@ public sealed class HmcEstimatorTests
     {
         var ml = new MLContext();
         var e = HmcTestUtil.CorrelatedGaussian(2);
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcOptions()));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcOptions { Energy = e, TargetAcceptance = 1 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcOptions { Energy = e, StepSize = 0 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcOptions { Energy = e, AdaptationSteps = -1 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcOptions { Energy = e, InitialStateColumnName = " " }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcEstimator.Options()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcEstimator.Options { Energy = e, TargetAcceptance = 1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcEstimator.Options { Energy = e, StepSize = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcEstimator.Options { Energy = e, AdaptationSteps = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(new HmcEstimator.Options { Energy = e, InitialStateColumnName = " " }));
         Assert.Throws<ArgumentOutOfRangeException>(() => ml.Samplers.Hmc(e, leapfrogSteps: 0));
     }
 }

@@ -14,7 +14,7 @@ namespace Components.Tests.Samplers.L2hmc;
 /// <summary>ml.Samplers.L2hmc: the ML.NET contract, training, persistence, errors.</summary>
 public sealed class L2hmcEstimatorTests
 {
-    private static L2hmcOptions SmallOptions(EnergyFunction energy, int trainingSteps = 8) => new()
+    private static L2hmcEstimator.Options SmallOptions(EnergyFunction energy, int trainingSteps = 8) => new()
     {
         Energy = energy,
         TrainingSteps = trainingSteps,
@@ -53,7 +53,7 @@ public sealed class L2hmcEstimatorTests
             ml.Data.LoadFromEnumerable(new[] { new StartRow() }).Schema));
         Assert.Contains(shape, c => c.Name == "End");
         Assert.Contains(shape, c => c.Name == "AcceptanceRate");
-        Assert.Equal(5000, L2hmcOptions.Defaults.TrainingSteps);
+        Assert.Equal(5000, L2hmcEstimator.Defaults.TrainingSteps);
     }
 
     private sealed class StartRow
@@ -226,7 +226,7 @@ public sealed class L2hmcEstimatorTests
     {
         var ml = new MLContext(seed: 5);
         var e = HmcTestUtil.CorrelatedGaussian(2);
-        void Bad(Action<L2hmcOptions> change)
+        void Bad(Action<L2hmcEstimator.Options> change)
         {
             var o = SmallOptions(e);
             change(o);

@@ -18,7 +18,7 @@ public sealed class LayerActivationsTests
     {
         var ml = new MLContext(seed: 0);
         var data = NeuralNetworkTestData.Blobs(ml, rows: 50, dim: 5, classes: 3);
-        var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             HiddenLayerWidths = [7, 6],
             Activation = activation,
@@ -88,7 +88,7 @@ public sealed class LayerActivationsTests
     {
         var ml = new MLContext(seed: 0);
         var data = FashionMnist.LoadEmbeddedSubset(ml, trainRows: 30, testRows: 8);
-        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             Architecture = NeuralNetworkArchitectureKind.Cnn,
             ConvolutionChannels = [3, 4],
@@ -97,7 +97,7 @@ public sealed class LayerActivationsTests
             NumberOfEpochs = 1,
             Seed = 1,
         }).Fit(data.Train);
-        using var transformer = ml.Transforms.LayerActivations(model, new LayerActivationsOptions { Layers = [1, 2, 3], OutputColumnNames = ["conv1", "conv2", "dense"] }).Fit(data.Test);
+        using var transformer = ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1, 2, 3], OutputColumnNames = ["conv1", "conv2", "dense"] }).Fit(data.Test);
         var output = transformer.Transform(data.Test);
         Assert.Equal(3 * 14 * 14, ((Microsoft.ML.Data.VectorDataViewType)output.Schema["conv1"].Type).Size);
         Assert.Equal(4 * 7 * 7, ((Microsoft.ML.Data.VectorDataViewType)output.Schema["conv2"].Type).Size);
@@ -138,11 +138,13 @@ public sealed class LayerActivationsTests
             Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, 4));
             Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model));
             Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, 1, 1));
-            Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsOptions { Layers = [1, 2], OutputColumnNames = ["a"] }));
-            Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsOptions { Layers = [1, 2], OutputColumnNames = ["a", "a"] }));
-            Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsOptions { Layers = [1], BatchSize = 0 }));
+            Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1, 2], OutputColumnNames = ["a"] }));
+            Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1, 2], OutputColumnNames = ["a", "a"] }));
+            Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], BatchSize = 0 }));
+            ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], Device = "tpu" }));
+            Assert.Contains("tpu", ex.Message);
 
-            var estimator = ml.Transforms.LayerActivations(model, new LayerActivationsOptions { Layers = [1], InputColumnName = "Pixels" });
+            var estimator = ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], InputColumnName = "Pixels" });
             ex = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.GetOutputSchema(SchemaShapes.FromSchema(data.Schema)));
             Assert.Contains("'Pixels'", ex.Message);
 
@@ -152,6 +154,11 @@ public sealed class LayerActivationsTests
 
             var rows = NeuralNetworkTestData.Blobs(ml, rows: 5, dim: 5, classes: 3);
             using var transformer = ml.Transforms.LayerActivations(model, 1).Fit(rows);
+            // An explicit Device places the copy there; on the CPU it computes what the model's copy computes.
+            using (var onCpu = ml.Transforms.LayerActivations(model, new LayerActivationsEstimator.Options { Layers = [1], Device = "cpu" }).Fit(rows))
+            {
+                Assert.Equal(EstimatorHarness.ReadColumn(transformer.Transform(rows), "Layer1"), EstimatorHarness.ReadColumn(onCpu.Transform(rows), "Layer1"));
+            }
             var nan = ml.Data.LoadFromEnumerable(new[] { new NanRow() });
             Assert.Throws<InvalidOperationException>(() => EstimatorHarness.ReadColumn(transformer.Transform(nan), "Layer1"));
         }

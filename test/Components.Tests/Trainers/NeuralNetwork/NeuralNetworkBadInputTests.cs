@@ -12,16 +12,16 @@ public sealed class NeuralNetworkBadInputTests
 {
     private static readonly MLContext s_ml = new(seed: 0);
 
-    private static NeuralNetworkMulticlassTrainer Multiclass(Action<NeuralNetworkMulticlassOptions>? configure = null)
+    private static NeuralNetworkMulticlassTrainer Multiclass(Action<NeuralNetworkMulticlassTrainer.Options>? configure = null)
     {
-        var o = new NeuralNetworkMulticlassOptions { HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 };
+        var o = new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 };
         configure?.Invoke(o);
         return s_ml.MulticlassClassification.Trainers.NeuralNetwork(o);
     }
 
-    private static NeuralNetworkRegressionTrainer Regression(Action<NeuralNetworkRegressionOptions>? configure = null)
+    private static NeuralNetworkRegressionTrainer Regression(Action<NeuralNetworkRegressionTrainer.Options>? configure = null)
     {
-        var o = new NeuralNetworkRegressionOptions { HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 };
+        var o = new NeuralNetworkRegressionTrainer.Options { HiddenLayerWidths = [4], NumberOfEpochs = 1, Seed = 1 };
         configure?.Invoke(o);
         return s_ml.Regression.Trainers.NeuralNetwork(o);
     }
@@ -141,7 +141,7 @@ public sealed class NeuralNetworkBadInputTests
         }
     }
 
-    public static TheoryData<string, Action<NeuralNetworkMulticlassOptions>> InvalidOptions => new()
+    public static TheoryData<string, Action<NeuralNetworkMulticlassTrainer.Options>> InvalidOptions => new()
     {
         { "HiddenLayerWidths", o => o.HiddenLayerWidths = [8, 0] },
         { "HiddenLayerWidths", o => o.HiddenLayerWidths = [-3] },
@@ -173,7 +173,7 @@ public sealed class NeuralNetworkBadInputTests
 
     [Theory]
     [MemberData(nameof(InvalidOptions))]
-    public void InvalidOptionsFailAtConstructionNamingTheOption(string option, Action<NeuralNetworkMulticlassOptions> configure)
+    public void InvalidOptionsFailAtConstructionNamingTheOption(string option, Action<NeuralNetworkMulticlassTrainer.Options> configure)
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Multiclass(configure));
         Assert.Equal(option, ex.ParamName);

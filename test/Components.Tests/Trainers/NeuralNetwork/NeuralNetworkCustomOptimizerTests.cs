@@ -35,7 +35,7 @@ public sealed class NeuralNetworkCustomOptimizerTests
         var ml = new MLContext(seed: 0);
         var data = NeuralNetworkTestData.Blobs(ml, rows: 90, dim: 4, classes: 3);
         TrainingEngineHandWrittenSgd? handWritten = null;
-        var custom = new NeuralNetworkMulticlassOptions
+        var custom = new NeuralNetworkMulticlassTrainer.Options
         {
             HiddenLayerWidths = [16],
             NumberOfEpochs = 4,
@@ -43,7 +43,7 @@ public sealed class NeuralNetworkCustomOptimizerTests
             Seed = 1,
             OptimizerFactory = parameters => handWritten = new TrainingEngineHandWrittenSgd(parameters, 0.05),
         };
-        var builtIn = new NeuralNetworkMulticlassOptions { HiddenLayerWidths = [16], NumberOfEpochs = 4, BatchSize = 16, Seed = 1, Optimizer = NeuralNetworkOptimizerKind.Sgd, LearningRate = 0.05 };
+        var builtIn = new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [16], NumberOfEpochs = 4, BatchSize = 16, Seed = 1, Optimizer = NeuralNetworkOptimizerKind.Sgd, LearningRate = 0.05 };
         using var a = ml.MulticlassClassification.Trainers.NeuralNetwork(custom).Fit(data);
         using var b = ml.MulticlassClassification.Trainers.NeuralNetwork(builtIn).Fit(data);
 
@@ -60,7 +60,7 @@ public sealed class NeuralNetworkCustomOptimizerTests
         // training RMSE of an exactly linear target falls to (near) zero; Adam with the same epochs stays far from it.
         var ml = new MLContext(seed: 0);
         var data = Linear(ml, 64);
-        NeuralNetworkRegressionOptions Options(Func<IEnumerable<TorchSharp.Modules.Parameter>, torch.optim.Optimizer>? factory) => new()
+        NeuralNetworkRegressionTrainer.Options Options(Func<IEnumerable<TorchSharp.Modules.Parameter>, torch.optim.Optimizer>? factory) => new()
         {
             HiddenLayerWidths = [],
             BatchSize = 64,
@@ -84,7 +84,7 @@ public sealed class NeuralNetworkCustomOptimizerTests
         var data = NeuralNetworkTestData.Blobs(ml, rows: 64, dim: 4, classes: 3);
         var norms = new List<double>();
         TrainingEngineHandWrittenSgd? sgd = null;
-        var options = new NeuralNetworkMulticlassOptions
+        var options = new NeuralNetworkMulticlassTrainer.Options
         {
             HiddenLayerWidths = [64],
             NumberOfEpochs = 2,
@@ -108,7 +108,7 @@ public sealed class NeuralNetworkCustomOptimizerTests
         double last = Math.Sqrt(sgd.LastGradients.SelectMany(g => g).Sum(v => v * v));
         Assert.True(last <= 0.01 * (1 + 1e-6), $"gradient norm after clipping {last}");
 
-        var bad = new NeuralNetworkMulticlassOptions { MaxGradientNorm = -1 };
+        var bad = new NeuralNetworkMulticlassTrainer.Options { MaxGradientNorm = -1 };
         Assert.Contains("MaxGradientNorm", Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.NeuralNetwork(bad)).Message);
     }
 }

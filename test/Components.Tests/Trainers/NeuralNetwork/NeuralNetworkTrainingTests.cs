@@ -13,7 +13,7 @@ namespace Components.Tests.Trainers.NeuralNetwork;
 /// <summary>Training behaviour: determinism, regression quality, early stopping, cancellation, optimizers, logging.</summary>
 public sealed class NeuralNetworkTrainingTests
 {
-    private static NeuralNetworkMulticlassOptions SmallMulticlass(int seed = 1) => new()
+    private static NeuralNetworkMulticlassTrainer.Options SmallMulticlass(int seed = 1) => new()
     {
         HiddenLayerWidths = [16],
         NumberOfEpochs = 4,
@@ -87,7 +87,7 @@ public sealed class NeuralNetworkTrainingTests
         var train = NeuralNetworkTestData.Keyed(ml, Rows(60));
         var validation = NeuralNetworkTestData.Keyed(ml, Rows(200));
         const int patience = 3;
-        var options = new NeuralNetworkMulticlassOptions
+        var options = new NeuralNetworkMulticlassTrainer.Options
         {
             HiddenLayerWidths = [64, 64],
             LearningRate = 0.01,
@@ -170,10 +170,10 @@ public sealed class NeuralNetworkTrainingTests
         var images = NeuralNetworkTestData.Fashion(ml, trainRows: 12, testRows: 1).Train;
         EstimatorHarness.AssertNoTensorLeak(() =>
         {
-            using (ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionOptions { LabelColumnName = "Target", NumberOfEpochs = 2, ValidationFraction = 0.25, Seed = 1 }).Fit(blobs))
+            using (ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionTrainer.Options { LabelColumnName = "Target", NumberOfEpochs = 2, ValidationFraction = 0.25, Seed = 1 }).Fit(blobs))
             {
             }
-            using var cnn = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+            using var cnn = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
             {
                 Architecture = NeuralNetworkArchitectureKind.Cnn,
                 ConvolutionChannels = [2],
@@ -250,7 +250,7 @@ public sealed class NeuralNetworkTrainingTests
     {
         var ml = new MLContext(seed: 0);
         var data = NeuralNetworkTestData.Blobs(ml, rows: 120, dim: 4, classes: 3, separation: 4);
-        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             HiddenLayerWidths = [16],
             Activation = activation,
@@ -322,7 +322,7 @@ public sealed class NeuralNetworkTrainingTests
     {
         var ml = new MLContext(seed: 0);
         var data = NeuralNetworkTestData.Blobs(ml, rows: 60, dim: 4, classes: 3, separation: 50);
-        var ex = Assert.Throws<InvalidOperationException>(() => ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionOptions
+        var ex = Assert.Throws<InvalidOperationException>(() => ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionTrainer.Options
         {
             LabelColumnName = "Target",
             Optimizer = NeuralNetworkOptimizerKind.Sgd,

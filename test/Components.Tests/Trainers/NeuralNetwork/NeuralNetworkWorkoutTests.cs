@@ -21,7 +21,7 @@ public sealed class NeuralNetworkWorkoutTests
         var ml = new MLContext(seed: 1);
         var data = NeuralNetworkTestData.Blobs(ml, rows: 90, dim: 5, classes: 3);
         var invalid = ml.Data.LoadFromEnumerable(new[] { new { Features = 1f, Label = 1u } });
-        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             HiddenLayerWidths = [16, 8],
             NumberOfEpochs = 3,
@@ -40,7 +40,7 @@ public sealed class NeuralNetworkWorkoutTests
         var ml = new MLContext(seed: 1);
         var data = NeuralNetworkTestData.Blobs(ml, rows: 60, dim: 4, classes: 3);
         var invalid = ml.Data.LoadFromEnumerable(new[] { new { Features = new float[4], Target = "text" } });
-        var trainer = ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionOptions
+        var trainer = ml.Regression.Trainers.NeuralNetwork(new NeuralNetworkRegressionTrainer.Options
         {
             LabelColumnName = "Target",
             HiddenLayerWidths = [8],
@@ -58,7 +58,7 @@ public sealed class NeuralNetworkWorkoutTests
         var ml = new MLContext(seed: 1);
         var data = NeuralNetworkTestData.Fashion(ml, trainRows: 40, testRows: 10);
         var invalid = ml.Data.LoadFromEnumerable(new[] { new { Features = new float[100], Label = 1u } }); // Features not a 28×28 image
-        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             Architecture = NeuralNetworkArchitectureKind.Cnn,
             ConvolutionChannels = [2, 3],
@@ -77,7 +77,7 @@ public sealed class NeuralNetworkWorkoutTests
     {
         var ml = new MLContext(seed: 1);
         var data = NeuralNetworkTestData.Blobs(ml, rows: 60, dim: 4, classes: 3);
-        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassOptions
+        var trainer = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
             HiddenLayerWidths = [6, 5],
             Activation = NeuralNetworkActivation.Erf,

@@ -255,10 +255,11 @@ public class NngpTrainerTests
             RegularizerCandidates = [1e-3, 1e-1],
             PredictVariance = false,
         };
-        using var model2 = ml.MulticlassClassification.Trainers.Nngp(validation).Fit(data);
+        // 150 rows (30 held out), so the best held-out accuracy is not at the mercy of which 12 rows the split picks.
+        using var model2 = ml.MulticlassClassification.Trainers.Nngp(validation).Fit(Keyed(ml, Blobs(150, 11, spread: 2.0)));
         Assert.Equal(4, model2.SelectionResults.Count);
         Assert.All(model2.SelectionResults, e => Assert.InRange(e.Score, 0.0, 1.0));
-        Assert.True(model2.SelectionResults.Max(e => e.Score) >= 0.8);
+        Assert.True(model2.SelectionResults.Max(e => e.Score) >= 0.8, string.Join(", ", model2.SelectionResults.Select(e => e.Score)));
     }
 
     [Fact]

@@ -14,7 +14,7 @@ public sealed class SvccaLayerActivationsTests
         var ml = new MLContext(seed: 0);
         var data = SyntheticData.GaussianBlobs(ml, 300, 10, 3, seed: 4);
         var net = ml.MulticlassClassification.Trainers.NeuralNetwork(hiddenLayerWidths: [16, 12], numberOfEpochs: 3, seed: 1).Fit(data);
-        var acts = ml.Transforms.LayerActivations(net, new LayerActivationsOptions { Layers = [1, 2], OutputColumnNames = ["H1", "H2"] })
+        var acts = ml.Transforms.LayerActivations(net, new LayerActivationsEstimator.Options { Layers = [1, 2], OutputColumnNames = ["H1", "H2"] })
             .Fit(data).Transform(data);
 
         // A layer compared with itself: every canonical correlation is 1 (up to the 99% variance cut).
