@@ -29,8 +29,9 @@ public sealed class OutputColumn
 {
     private readonly IReadOnlyList<string>? _names;
 
-    private OutputColumn(string name, OutputKind kind, int width, IReadOnlyList<string>? names)
+    private OutputColumn(string name, OutputKind kind, int width, IReadOnlyList<string>? names, ImageShape? imageShape = null)
     {
+        ImageShape = imageShape;
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         Name = name;
         Kind = kind;
@@ -53,20 +54,25 @@ public sealed class OutputColumn
     /// <summary>Values per row in the batch buffer (vector length; 1 for scalars; key count for keys).</summary>
     public int Width { get; }
 
+    /// <summary>The image shape annotation of a vector column, or null.</summary>
+    public ImageShape? ImageShape { get; }
+
     /// <summary>ML.NET type of the column.</summary>
     public DataViewType Type { get; }
 
     /// <summary>Values per row in the batch buffer.</summary>
     internal int BufferWidth => Kind == OutputKind.Vector ? Width : 1;
 
-    /// <summary>A known-size Single vector column, optionally with slot names.</summary>
-    public static OutputColumn Vector(string name, int size, IReadOnlyList<string>? slotNames = null)
+    /// <summary>A known-size Single vector column, optionally with slot names and an image shape (see <see cref="Schema.ImageShape"/>).</summary>
+    public static OutputColumn Vector(string name, int size, IReadOnlyList<string>? slotNames = null, ImageShape? imageShape = null)
     {
+        if (imageShape is not null && imageShape.Size != size)
+            throw new ArgumentException($"The image shape {imageShape} has {imageShape.Size} values; the vector has {size}.", nameof(imageShape));
         if (size <= 0)
             throw new ArgumentOutOfRangeException(nameof(size), "Vector size must be positive.");
         if (slotNames is not null && slotNames.Count != size)
             throw new ArgumentException("Slot names must match the vector size.", nameof(slotNames));
-        return new(name, OutputKind.Vector, size, slotNames);
+        return new(name, OutputKind.Vector, size, slotNames, imageShape);
     }
 
     /// <summary>A Single scalar column.</summary>
@@ -84,12 +90,22 @@ public sealed class OutputColumn
     /// <summary>The estimator-time shape of this column.</summary>
     public SchemaShape.Column ToShape() => Kind switch
     {
-        OutputKind.Vector => SchemaShapes.SingleVector(Name, _names is null ? null : SchemaShapes.SlotNamesAnnotation()),
+        OutputKind.Vector => SchemaShapes.SingleVector(Name, VectorAnnotationShape()),
         OutputKind.Single => SchemaShapes.Single(Name),
         _ => SchemaShapes.Key(Name, SchemaShapes.KeyValuesAnnotation()),
     };
 
-    /// <summary>The runtime annotations of this column (slot names or key values).</summary>
+    private SchemaShape? VectorAnnotationShape()
+    {
+        var columns = new List<SchemaShape.Column>();
+        if (_names is not null)
+            columns.AddRange(SchemaShapes.SlotNamesAnnotation());
+        if (ImageShape is not null)
+            columns.AddRange(Schema.ImageShape.AnnotationShape());
+        return columns.Count == 0 ? null : new SchemaShape(columns);
+    }
+
+    /// <summary>The runtime annotations of this column (slot names or key values; the image shape).</summary>
     public DataViewSchema.Annotations BuildAnnotations()
     {
         var builder = new DataViewSchema.Annotations.Builder();
@@ -101,6 +117,7 @@ public sealed class OutputColumn
                 dst = new VBuffer<ReadOnlyMemory<char>>(values.Length, (ReadOnlyMemory<char>[])values.Clone());
             builder.Add(kind, new VectorDataViewType(TextDataViewType.Instance, values.Length), getter);
         }
+        ImageShape?.AddTo(builder);
         return builder.ToAnnotations();
     }
 }

@@ -1,3 +1,4 @@
+using Components.Core.Mapping;
 using Components.Core.Runtime;
 using Components.Core.Schema;
 using Microsoft.ML;
@@ -43,13 +44,15 @@ public sealed partial class LayerActivationsEstimator : IEstimator<LayerActivati
         return DeviceResolver.Resolve(device, settings.GpuDeviceId, settings.FallbackToCpu);
     }
 
-    /// <summary>Checks the input column and adds one Single-vector column per layer.</summary>
+    /// <summary>Checks the input column and adds one Single-vector column per layer (convolution layers with their image shape).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a Single vector.</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ColumnRules.CheckVector(inputSchema, "feature", _input);
-        return SchemaShapes.Append(inputSchema, _outputs.Select(n => SchemaShapes.SingleVector(n)).ToArray());
+        var arch = _model.Architecture;
+        return SchemaShapes.Append(inputSchema, _layers.Select((l, i) =>
+            OutputColumn.Vector(_outputs[i], arch.LayerSizes[l - 1], imageShape: LayerActivationsTransformer.LayerImageShape(arch, l)).ToShape()).ToArray());
     }
 
     /// <summary>Checks the input column's size and copies the network into a new transformer.</summary>

@@ -1,5 +1,6 @@
 using Components.Core.Mapping;
 using Components.Core.Persistence;
+using Components.Core.Schema;
 using Components.Core.Tensors;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
@@ -9,7 +10,8 @@ namespace Components.Trainers.NeuralNetwork;
 
 /// <summary>
 /// Appends the activations of chosen layers of a neural network as Single-vector columns: hidden layers after the
-/// activation (convolution blocks after pooling, flattened channel-major), the output layer as raw outputs (logits).
+/// activation (convolution blocks after pooling, flattened channel-major, the column carrying its
+/// <see cref="ImageShape"/>: channels × height × width, CHW), the output layer as raw outputs (logits).
 /// Owns its copy of the network; batched forward passes under <c>no_grad</c>. Saved and loaded with
 /// <c>ml.Model.Save/Load</c> (after <c>ml.RegisterComponents()</c>).
 /// </summary>
@@ -35,7 +37,24 @@ public sealed class LayerActivationsTransformer : AppendColumnsTransformer
         _batchSize = batchSize;
         var arch = module.Architecture;
         Inputs = [new InputColumn(inputColumnName, arch.InputSize, "feature")];
-        Outputs = layers.Select((l, i) => OutputColumn.Vector(outputColumnNames[i], arch.LayerSizes[l - 1])).ToArray();
+        Outputs = layers.Select((l, i) => OutputColumn.Vector(outputColumnNames[i], arch.LayerSizes[l - 1], imageShape: LayerImageShape(arch, l))).ToArray();
+    }
+
+    /// <summary>
+    /// The image shape of a convolution layer's activations (channels × side × side after pooling, CHW: the layer's
+    /// NCHW tensor flattened per row), or null for fully connected layers.
+    /// </summary>
+    internal static ImageShape? LayerImageShape(NeuralNetworkArchitecture arch, int layer)
+    {
+        if (arch.Kind != NeuralNetworkArchitectureKind.Cnn || layer > arch.ConvolutionChannels.Count)
+            return null;
+        int h = arch.ImageHeight, w = arch.ImageWidth;
+        for (int i = 0; i < layer; i++)
+        {
+            h /= 2;
+            w /= 2;
+        }
+        return new ImageShape(arch.ConvolutionChannels[layer - 1], h, w, ImageLayout.Chw);
     }
 
     /// <summary>This transformer's copy of the network (read-only use; owned by the transformer).</summary>

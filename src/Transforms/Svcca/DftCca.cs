@@ -10,7 +10,7 @@ namespace Components.Transforms.Svcca;
 /// (numpy <c>fftfreq</c> in [−m/2, m/2) of the smaller size m, per axis). Exact when the dataset is translation
 /// invariant; much cheaper than CCA on the flattened H·W·C neurons.
 /// </summary>
-public static class DftCca
+public static partial class DftCca
 {
     /// <summary>Per-frequency (SV)CCA of two conv activations in NHWC layout. Default settings: plain CCA (no SVD step), as the reference.</summary>
     /// <exception cref="ArgumentException">Not 4-D, different N, or N ≤ channels.</exception>
