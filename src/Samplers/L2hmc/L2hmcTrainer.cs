@@ -1,3 +1,4 @@
+using Components.Core.Training;
 using Components.Samplers.Energies;
 using Components.Samplers.Sampling;
 using TorchSharp;
@@ -5,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Components.Samplers.L2hmc;
 
-/// <summary>The training loop of L2HMC (reference SCGExperiment.ipynb).</summary>
+/// <summary>The training loop of L2HMC (reference SCGExperiment.ipynb), on the Core training engine.</summary>
 internal static class L2hmcTrainer
 {
     /// <summary>Consecutive non-finite steps after which training stops with an error.</summary>
@@ -26,70 +27,59 @@ internal static class L2hmcTrainer
         var scheduler = torch.optim.lr_scheduler.StepLR(optimizer, decaySteps, decay);
         int b = (int)x.shape[0], d = energy.Dimension;
         float lambda = (float)scale, weight = (float)burnInWeight;
-        int skipped = 0, consecutive = 0;
-        double lr = learningRate;
+        double lr = learningRate, temperature = 1;
+        Tensor? loss = null, x1 = null, p = null; // made by the loss, reused by the Metropolis–Hastings step of the same step
+
+        var engine = new TrainingEngine<long>(new StepSource(), new TrainingEngineOptions
+        {
+            MaxSteps = steps,
+            Cancellation = cancellation,
+            DivergenceHint = $"L2HMC on '{energy.Name}': lower the step size or the learning rate, or check the energy.",
+        });
+        var objective = engine.Add(new TrainingObjective<long>("loss", optimizer, s =>
+        {
+            var device = x.device;
+            temperature = Temperature(initialTemperature, annealingSteps, (int)s.Step);
+            var target = temperature == 1 ? energy : new TemperedEnergy(energy, temperature);
+            var z = torch.randn([b, d], ScalarType.Float32, device, generator: generator);
+            var input = torch.cat([x, z], 0);
+            var (u0, g0) = target.EnergyAndGradient(input);
+            var v = torch.randn([2 * b, d], ScalarType.Float32, device, generator: generator);
+            var forward = torch.rand([2 * b], ScalarType.Float32, device, generator: generator).lt(0.5);
+            (x1, var v1, var logDet, var u1, _) = dynamics.Propose(target, input, v, forward, g0, createGraph: true);
+            var h0 = u0 + 0.5f * v.square().sum(1);
+            var h1 = u1 + 0.5f * v1.square().sum(1);
+            p = Acceptance.Probability(h0, h1, logDet, x1);
+            loss = Loss(input, x1, p, b, lambda, weight);
+            return loss;
+        }, parameters)
+        {
+            NonFiniteLoss = NonFiniteLossPolicy.SkipStep, // the reference skips such steps; the engine stops after too many in a row
+            MaxConsecutiveSkips = MaxConsecutiveSkips,
+            Scheduler = scheduler,
+        });
+        engine.OnStep(s =>
+        {
+            // Metropolis–Hastings step of the chains with the same proposal.
+            int step = (int)s.Step;
+            var pc = p!.narrow(0, 0, b).detach();
+            var accept = torch.rand([b], ScalarType.Float32, x.device, generator: generator).lt(pc);
+            var xNew = torch.where(accept.unsqueeze(1), x1!.narrow(0, 0, b).detach(), x).DetachFromDisposeScope();
+            x.Dispose();
+            x = xNew;
+
+            if (step % logInterval == 0 || step == steps - 1)
+            {
+                var record = new L2hmcProgress(step, loss!.item<float>(), pc.mean().item<float>(), dynamics.StepSize, lr, (int)objective.SkippedSteps, temperature);
+                history.Add(record);
+                progress?.Invoke(record);
+            }
+            lr = CurrentLearningRate(learningRate, decay, decaySteps, step + 1);
+        });
         dynamics.train();
         try
         {
-            for (int step = 0; step < steps; step++)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                using var scope = torch.NewDisposeScope();
-                var device = x.device;
-                double temperature = Temperature(initialTemperature, annealingSteps, step);
-                var target = temperature == 1 ? energy : new TemperedEnergy(energy, temperature);
-                var z = torch.randn([b, d], ScalarType.Float32, device, generator: generator);
-                var input = torch.cat([x, z], 0);
-                var (u0, g0) = target.EnergyAndGradient(input);
-                var v = torch.randn([2 * b, d], ScalarType.Float32, device, generator: generator);
-                var forward = torch.rand([2 * b], ScalarType.Float32, device, generator: generator).lt(0.5);
-                var (x1, v1, logDet, u1, _) = dynamics.Propose(target, input, v, forward, g0, createGraph: true);
-                var h0 = u0 + 0.5f * v.square().sum(1);
-                var h1 = u1 + 0.5f * v1.square().sum(1);
-                var p = Acceptance.Probability(h0, h1, logDet, x1);
-                var loss = Loss(input, x1, p, b, lambda, weight);
-
-                optimizer.zero_grad();
-                loss.backward();
-                var finite = loss.isfinite();
-                foreach (var prm in parameters)
-                {
-                    if (prm.grad is { } gr)
-                        finite = finite.logical_and(gr.isfinite().all());
-                }
-                if (finite.item<bool>())
-                {
-                    optimizer.step();
-                    consecutive = 0;
-                }
-                else
-                {
-                    skipped++;
-                    if (++consecutive >= MaxConsecutiveSkips)
-                    {
-                        throw new InvalidOperationException(
-                            $"L2HMC training on '{energy.Name}' produced a non-finite loss or gradient {consecutive} steps in a row (step {step}); " +
-                            "lower the step size or the learning rate, or check the energy.");
-                    }
-                }
-                optimizer.zero_grad();
-                scheduler.step();
-
-                // Metropolis–Hastings step of the chains with the same proposal.
-                var pc = p.narrow(0, 0, b).detach();
-                var accept = torch.rand([b], ScalarType.Float32, device, generator: generator).lt(pc);
-                var xNew = torch.where(accept.unsqueeze(1), x1.narrow(0, 0, b).detach(), x).DetachFromDisposeScope();
-                x.Dispose();
-                x = xNew;
-
-                if (step % logInterval == 0 || step == steps - 1)
-                {
-                    var record = new L2hmcProgress(step, loss.item<float>(), pc.mean().item<float>(), dynamics.StepSize, lr, skipped, temperature);
-                    history.Add(record);
-                    progress?.Invoke(record);
-                }
-                lr = CurrentLearningRate(learningRate, decay, decaySteps, step + 1);
-            }
+            engine.Run();
         }
         catch
         {

@@ -2,6 +2,7 @@ using System.Globalization;
 using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
+using Components.Core.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using TorchSharp;
@@ -9,9 +10,16 @@ using static TorchSharp.torch;
 
 namespace Components.Trainers.NeuralNetwork;
 
+/// <summary>Result of <see cref="NeuralNetworkFitting.Train"/>.</summary>
+/// <param name="History">One entry per epoch run.</param>
+/// <param name="BestEpoch">The epoch whose weights the module holds at the end.</param>
+internal sealed record NeuralNetworkTrainingResult(IReadOnlyList<NeuralNetworkEpoch> History, int BestEpoch);
+
 /// <summary>What both neural-network trainers share: option validation, feature loading, the validation split and the fit itself.</summary>
 internal static class NeuralNetworkFitting
 {
+    private const int EvaluationBatchSize = 1024;
+
     /// <summary>Validates every option; throws <see cref="ArgumentOutOfRangeException"/> naming the option.</summary>
     public static void Validate(NeuralNetworkOptions o)
     {
@@ -43,6 +51,7 @@ internal static class NeuralNetworkFitting
         Guard.CheckUserArg(o.ValidationFraction >= 0 && o.ValidationFraction < 1, nameof(o.ValidationFraction), $"Must be in [0, 1), got {F(o.ValidationFraction)}.");
         Guard.CheckUserArg(o.ValidationSet is null || o.ValidationFraction == 0, nameof(o.ValidationFraction), $"Give either {nameof(o.ValidationSet)} or {nameof(o.ValidationFraction)}, not both.");
         Guard.CheckUserArg(o.EarlyStoppingPatience >= 0, nameof(o.EarlyStoppingPatience), $"Must be non-negative, got {o.EarlyStoppingPatience}.");
+        Guard.CheckUserArg(o.MaxGradientNorm >= 0 && double.IsFinite(o.MaxGradientNorm), nameof(o.MaxGradientNorm), $"Must be non-negative and finite, got {F(o.MaxGradientNorm)}.");
         Guard.CheckUserArg(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), $"Must be positive, got {o.InferenceBatchSize}.");
         if (o.Device is not null)
             DeviceResolver.Parse(o.Device); // unknown device names fail here, before any data is read
@@ -106,8 +115,8 @@ internal static class NeuralNetworkFitting
             o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageWidth : 0);
 
     /// <summary>
-    /// Builds, initialises and trains the network on the context's device, logging every epoch (Info) and reporting
-    /// progress. Returns the trained module (owned by the caller) and the training result.
+    /// Builds, initialises and trains the network on the context's device with the Core training engine, logging every
+    /// epoch (Info) and reporting progress. Returns the trained module (owned by the caller) and the training result.
     /// </summary>
     public static (NeuralNetworkModule Module, NeuralNetworkTrainingResult Result) Train(ComponentContext ctx, NeuralNetworkOptions o,
         NeuralNetworkArchitecture architecture, bool classification, Tensor x, Tensor y, Tensor? xValidation, Tensor? yValidation, double targetScale)
@@ -117,38 +126,115 @@ internal static class NeuralNetworkFitting
             (xValidation is null ? "" : $", validating on {xValidation.shape[0]}") +
             $", device {ctx.Device}, seed {ctx.Seed}, {(o.OptimizerFactory is null ? o.Optimizer.ToString() : "custom optimizer")}, " +
             $"batch {o.BatchSize}, up to {o.NumberOfEpochs} epochs.");
-        var module = NeuralNetworkModule.Create(architecture, ctx.CreateGenerator("initialization", torch.CPU));
+        var module = NeuralNetworkModule.Create(architecture, ctx.CreateGenerator("initialization", CPU));
+        var owned = new List<IDisposable>();
         try
         {
             module.to(ctx.Device);
-            using var progress = ctx.Host.StartProgressChannel("Training");
-            int current = 0;
-            progress.SetHeader(new ProgressHeader(["Loss", classification ? "Accuracy" : "RMSE"], ["Epoch"]),
-                e => e.SetProgress(0, current, o.NumberOfEpochs));
-            var result = NeuralNetworkTrainingLoop.Run(module, classification, x, y, xValidation, yValidation, o, targetScale,
-                ctx.CreateGenerator("shuffle", torch.CPU), ctx.Device, e =>
-                {
-                    current = e.Epoch;
-                    progress.Checkpoint(e.TrainingLoss, e.TrainingMetric, e.Epoch);
-                    ctx.Info(string.Create(CultureInfo.InvariantCulture,
-                        $"Epoch {e.Epoch}/{o.NumberOfEpochs}: loss {e.TrainingLoss:F4}, train {metric} {e.TrainingMetric:F4}") +
-                        (e.ValidationLoss is double vl
-                            ? string.Create(CultureInfo.InvariantCulture, $", validation loss {vl:F4}, validation {metric} {e.ValidationMetric:F4}")
-                            : ""));
-                }, ctx.Cancellation);
-            if (result.BestEpoch != result.History.Count)
+            bool onCpu = ctx.Device.type == DeviceType.CPU;
+            Tensor OnDevice(Tensor t)
             {
-                ctx.Info((result.History.Count < o.NumberOfEpochs ? $"Early stopping after epoch {result.History.Count}" : $"Finished {o.NumberOfEpochs} epochs") +
-                    $"; restored the weights of epoch {result.BestEpoch} (lowest validation loss).");
+                if (onCpu)
+                    return t;
+                var moved = t.to(ctx.Device).DetachFromDisposeScope();
+                owned.Add(moved);
+                return moved;
             }
-            return (module, result);
+            var xd = OnDevice(x);
+            var yd = OnDevice(y);
+            bool validate = xValidation is not null && yValidation is not null;
+            var xv = validate ? OnDevice(xValidation!) : null;
+            var yv = validate ? OnDevice(yValidation!) : null;
+            var parameters = module.parameters().ToList();
+            var optimizer = NeuralNetworkOptimizers.Create(o, parameters);
+            owned.Add(optimizer);
+
+            string trainMetric = $"train {metric}", validationLoss = "validation loss", validationMetric = $"validation {metric}";
+            var engine = new TrainingEngine<TensorBatch>(new TensorBatches([xd, yd], o.BatchSize, o.Shuffle ? ctx.CreateGenerator("shuffle", CPU) : null),
+                new TrainingEngineOptions
+                {
+                    MaxEpochs = o.NumberOfEpochs,
+                    Context = ctx,
+                    EarlyStopping = validate && o.EarlyStoppingPatience > 0 ? new EarlyStopping(validationLoss, o.EarlyStoppingPatience, parameters) : null,
+                    ProgressMetrics = ["loss", trainMetric],
+                    DivergenceHint = $"Lower {nameof(NeuralNetworkOptions.LearningRate)} (now {F(o.LearningRate)}) or " +
+                        $"{nameof(NeuralNetworkOptions.WeightVariance)}, or standardise the features.",
+                });
+            engine.Add(new TrainingObjective<TensorBatch>("loss", optimizer, step =>
+            {
+                var output = module.forward(step.Batch[0]);
+                var loss = Loss(output, step.Batch[1], classification);
+                if (classification)
+                {
+                    using var noGrad = no_grad();
+                    step.Record(trainMetric, output.argmax(1).eq(step.Batch[1]).to(ScalarType.Float64).mean());
+                }
+                return loss;
+            }, parameters)
+            { MaxGradientNorm = o.MaxGradientNorm > 0 ? o.MaxGradientNorm : null });
+            if (!classification)
+                engine.AddEpochMetrics(e => [(trainMetric, Math.Sqrt(e.Metrics["loss"]) * targetScale)]);
+            if (validate)
+            {
+                engine.AddEpochMetrics(_ =>
+                {
+                    var (loss, value) = Evaluate(module, xv!, yv!, classification, targetScale);
+                    return [(validationLoss, loss), (validationMetric, value)];
+                });
+            }
+
+            module.train();
+            var result = engine.Run();
+            module.eval();
+            var history = result.Epochs.Select(e => new NeuralNetworkEpoch(e.Epoch, e.Metrics["loss"], e.Metrics[trainMetric],
+                e.Metrics.Get(validationLoss), e.Metrics.Get(validationMetric))).ToList();
+            return (module, new NeuralNetworkTrainingResult(history, result.BestEpoch));
         }
         catch
         {
             module.Dispose();
             throw;
         }
+        finally
+        {
+            foreach (var d in owned)
+                d.Dispose();
+        }
     }
+
+    /// <summary>Mean loss and accuracy (classification) or RMSE in label units (regression) of <paramref name="module"/> on (x, y).</summary>
+    public static (double Loss, double Metric) Evaluate(NeuralNetworkModule module, Tensor x, Tensor y, bool classification, double targetScale)
+    {
+        long n = x.shape[0];
+        bool wasTraining = module.training;
+        module.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            double lossSum = 0;
+            long correct = 0;
+            for (long start = 0; start < n; start += EvaluationBatchSize)
+            {
+                using var scope = NewDisposeScope();
+                long rows = Math.Min(EvaluationBatchSize, n - start);
+                var xb = x.narrow(0, start, rows);
+                var yb = y.narrow(0, start, rows);
+                var output = module.forward(xb);
+                lossSum += Loss(output, yb, classification).item<float>() * (double)rows;
+                if (classification)
+                    correct += output.argmax(1).eq(yb).sum().item<long>();
+            }
+            double loss = lossSum / n;
+            return (loss, classification ? (double)correct / n : Math.Sqrt(loss) * targetScale);
+        }
+        finally
+        {
+            module.train(wasTraining);
+        }
+    }
+
+    private static Tensor Loss(Tensor output, Tensor target, bool classification)
+        => classification ? nn.functional.cross_entropy(output, target) : nn.functional.mse_loss(output.view(-1), target);
 
     private static string F(double v) => v.ToString("G", CultureInfo.InvariantCulture);
 }

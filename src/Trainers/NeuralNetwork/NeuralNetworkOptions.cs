@@ -38,6 +38,7 @@ public abstract class NeuralNetworkOptions : ComponentOptions
         public const double ValidationFraction = 0.0;
         public const int EarlyStoppingPatience = 5;
         public const int InferenceBatchSize = 512;
+        public const double MaxGradientNorm = 0.0;
 
         public static int[] HiddenLayerWidths() => [HiddenLayerWidth];
 
@@ -88,9 +89,11 @@ public abstract class NeuralNetworkOptions : ComponentOptions
 
     /// <summary>
     /// Builds the optimizer from the network's parameters (already on the training device), replacing
-    /// <see cref="Optimizer"/>, <see cref="LearningRate"/>, <see cref="Momentum"/> and <see cref="WeightDecay"/>. Called
-    /// once per <c>Fit</c>; the trainer calls <c>zero_grad()</c>, <c>backward()</c> and <c>step()</c> per mini-batch and
-    /// disposes the optimizer at the end. This is where a learned optimizer plugs in. Default null.
+    /// <see cref="Optimizer"/>, <see cref="LearningRate"/>, <see cref="Momentum"/> and <see cref="WeightDecay"/>: any
+    /// <c>torch.optim.Optimizer</c>, built-in or a subclass of your own. Called once per <c>Fit</c>; per mini-batch the
+    /// trainer (the Core training engine) zeroes the gradients, evaluates the loss, calls <c>backward()</c> and then
+    /// <c>step(closure)</c>, where the closure re-evaluates the same mini-batch, so optimizers that re-evaluate the loss
+    /// (L-BFGS) work; the optimizer is disposed at the end. This is where a learned optimizer plugs in. Default null.
     /// </summary>
     public Func<IEnumerable<Parameter>, torch.optim.Optimizer>? OptimizerFactory;
 
@@ -133,4 +136,10 @@ public abstract class NeuralNetworkOptions : ComponentOptions
 
     /// <summary>Rows per forward pass when the trained model transforms data, positive. Default 512.</summary>
     public int InferenceBatchSize = Defaults.InferenceBatchSize;
+
+    /// <summary>
+    /// Clip the gradient of every mini-batch to this global L2 norm over all parameters (scaled together, so its
+    /// direction is kept) before the optimizer step; 0 turns clipping off. Non-negative. Default 0.
+    /// </summary>
+    public double MaxGradientNorm = Defaults.MaxGradientNorm;
 }
