@@ -10,6 +10,8 @@ public static class Program
     {
         ["l2hmc-bench"] = ("L2HMC vs HMC cost per transition / gradient evaluation and per training step, 200 chains", L2hmc.L2hmcBench.Run),
         ["l2hmc-repro"] = ("L2HMC paper reproduction: ESS of L2HMC vs HMC on SCG, ICG, MoG, rough well (+ PNG plots)", L2hmc.L2hmcRepro.Run),
+        ["conv-nan"] = ("Minimal reproduction of NaN input gradients of libtorch CPU conv2d (threads, dtype, oneDNN, contiguity, dirty memory)", NeuralNetwork.ConvolutionNanRepro.Run),
+        ["threads"] = ("Threading default (passive OpenMP wait) vs libgomp spinning vs one thread: L2HMC and SVCCA fits, idle or --contend", Core.ThreadingBenchmark.Run),
         ["loading"] = ("IDataView → tensor loading of 60,000 × 784: span copy vs GetColumn + torch.tensor", Core.LoadingBenchmark.Run),
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
