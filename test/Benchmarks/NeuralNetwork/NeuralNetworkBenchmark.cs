@@ -81,6 +81,7 @@ public static class NeuralNetworkBenchmark
         options.NumberOfEpochs = epochs;
         options.Seed = 1;
         var data = ml.Data.TakeRows(train, rows);
+        rows = (int)Math.Min(rows, ml.Data.CreateEnumerable<RowCount>(data, reuseRowObject: true).LongCount()); // the embedded subset has 2,000
         var stamps = new List<double>();
         var clock = new Stopwatch();
         void OnLog(object? sender, LoggingEventArgs e)
@@ -174,6 +175,10 @@ public static class NeuralNetworkBenchmark
                     $"| {(im2col ? "ImageConvolution (unfold + matmul)" : "libtorch conv2d")} | 1→{channels[0]}→{channels[1]} | {t} | {load} | {times[times.Count / 2]:F1} | {nan} / {steps} |"));
             }
         }
+    }
+
+    private sealed class RowCount
+    {
     }
 
     private static string LoadAverage()
