@@ -53,10 +53,10 @@ var trainer = ml.MulticlassClassification.Trainers.Nngp(new NngpMulticlassTraine
     RegularizerCandidates = [1e-4, 1e-2, 1e-1],
 });
 using var model = trainer.Fit(train);
-Console.WriteLine($"Selected {model.Architecture}, regulariser {model.Regularizer:G3} from {model.SelectionResults.Count} candidates; factor {model.FactorKind}");
+Console.WriteLine($"Selected {model.Model.Architecture}, regulariser {model.Model.Regularizer:G3} from {model.SelectionResults.Count} candidates; factor {model.Model.FactorKind}");
 var scored = model.Transform(test);
 var metrics = ml.MulticlassClassification.Evaluate(scored);
-Console.WriteLine($"Test macro accuracy {metrics.MacroAccuracy:F3}");
+Console.WriteLine($"Test macro accuracy {metrics.MacroAccuracy:F3}, log-loss {metrics.LogLoss:F3} (Score = softmax(PosteriorMean / T), T = {model.Temperature:G3})");
 var variance = scored.GetColumn<float>("Variance").ToArray();
 var predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
 var truth = scored.GetColumn<uint>("Label").ToArray();
@@ -81,8 +81,13 @@ var reg = ml.Regression.Trainers.Nngp(depth: 2, regularizer: 1e-2);
 var regTrain = ml.Data.LoadFromEnumerable(Wave(200, 3));
 var regTest = ml.Data.LoadFromEnumerable(Wave(200, 4));
 using var regModel = reg.Fit(regTrain);
-var rm = ml.Regression.Evaluate(regModel.Transform(regTest));
-Console.WriteLine($"Regression: R² {rm.RSquared:F3}, RMSE {rm.RootMeanSquaredError:F3}");
+var regScored = regModel.Transform(regTest);
+var rm = ml.Regression.Evaluate(regScored);
+var mu = regScored.GetColumn<float>("Score").ToArray();
+var labels = regScored.GetColumn<float>("Label").ToArray();
+var sd = regScored.GetColumn<float>("Variance").Select(v => Math.Sqrt(v)).ToArray();
+double coverage = Enumerable.Range(0, mu.Length).Average(i => Math.Abs(labels[i] - mu[i]) <= 2 * sd[i] ? 1.0 : 0.0);
+Console.WriteLine($"Regression: R² {rm.RSquared:F3}, RMSE {rm.RootMeanSquaredError:F3}; mean predictive sd {sd.Average():F3}, Score ± 2 sd covers {coverage:P1} of test labels");
 
 static List<Blob> Blobs(int n, int seed)
 {

@@ -1,3 +1,4 @@
+using Components.Core.Schema;
 using Microsoft.ML;
 
 namespace Components.Core.Data;
@@ -132,7 +133,7 @@ public static class FashionMnist
         if (bad >= 0)
             throw new InvalidDataException($"Fashion-MNIST '{name}': label {labels[bad]} at row {bad} is outside 0..9.");
         int n = Math.Min(count, maxRows ?? count);
-        return new ImageDataView(pixels, labels, rows * cols, ClassNames, Enumerable.Range(0, n).ToArray());
+        return new ImageDataView(pixels, labels, new ImageShape(1, rows, cols), ClassNames, Enumerable.Range(0, n).ToArray());
     }
 
     private static Stream OpenResource(string file)

@@ -6,7 +6,7 @@ namespace Components.Core.Data;
 
 /// <summary>
 /// An in-memory IDataView over byte images and byte labels: <c>Label</c> (UInt32 key with the class names as
-/// KeyValues) and <c>Features</c> (Single[pixels] scaled to [0, 1]). Rows are served straight from the byte arrays.
+/// KeyValues) and <c>Features</c> (Single[pixels] scaled to [0, 1], with its <see cref="ImageShape"/> annotation). Rows are served straight from the byte arrays.
 /// </summary>
 internal sealed class ImageDataView : IDataView
 {
@@ -15,8 +15,9 @@ internal sealed class ImageDataView : IDataView
     private readonly int[] _rows;
     private readonly int _size;
 
-    public ImageDataView(byte[] pixels, byte[] labels, int size, IReadOnlyList<string> classNames, int[] rows)
+    public ImageDataView(byte[] pixels, byte[] labels, ImageShape shape, IReadOnlyList<string> classNames, int[] rows)
     {
+        int size = shape.Size;
         _pixels = pixels;
         _labels = labels;
         _size = size;
@@ -24,7 +25,7 @@ internal sealed class ImageDataView : IDataView
         var builder = new DataViewSchema.Builder();
         var keyAnnotations = OutputColumnAnnotations(classNames);
         builder.AddColumn("Label", new KeyDataViewType(typeof(uint), classNames.Count), keyAnnotations);
-        builder.AddColumn("Features", new VectorDataViewType(NumberDataViewType.Single, size));
+        builder.AddColumn("Features", new VectorDataViewType(NumberDataViewType.Single, size), shape.ToAnnotations());
         Schema = builder.ToSchema();
     }
 

@@ -17,6 +17,7 @@ namespace Components.Core.Internal;
 /// <item><c>ModelSaveContext</c>/<c>ModelLoadContext</c> expose their members only internally, and the loader lookup
 /// uses the internal <c>LoadableClassAttribute</c>; a dynamic bridge assembly carries those attributes so that
 /// <c>mlContext.Model.Save/Load</c> round-trip suite components.</item>
+/// <item><c>TrainerInfo</c> (the <c>Info</c> of an <c>ITrainerEstimator</c>) has only an internal constructor.</item>
 /// <item>A catalog's environment (for the seed, <c>GpuDeviceId</c>, <c>FallbackToCpu</c>, logging) is reachable only
 /// through the internal <c>IInternalCatalog</c>/<c>IHostEnvironmentInternal</c> interfaces.</item>
 /// </list>
@@ -37,7 +38,11 @@ internal static class MlNetShim
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? typeof(ICanSaveModel).Assembly.GetName().Version?.ToString() ?? "unknown";
 
     /// <summary>Resolves every internal member the suite needs; throws one clear error if any is missing.</summary>
-    public static void EnsureSupported() => _ = s_members.Value;
+    public static void EnsureSupported()
+    {
+        _ = s_members.Value;
+        _ = s_trainerInfoCtor.Value;
+    }
 
     private sealed record Members(
         ConstructorInfo ColumnCtor,
@@ -51,6 +56,8 @@ internal static class MlNetShim
         FieldInfo LoadReader,
         FieldInfo LoadHeader,
         FieldInfo HeaderModelVerWritten,
+        FieldInfo HeaderCbModel,
+        FieldInfo LoadDirectory,
         MethodInfo LoadTryLoadBinaryStream,
         ConstructorInfo LoadableClassCtor,
         Type SignatureLoadModel,
@@ -98,6 +105,8 @@ internal static class MlNetShim
             Need(load?.GetField("Reader", Any), "ModelLoadContext.Reader"),
             Need(load?.GetField("Header", Any), "ModelLoadContext.Header"),
             Need(header?.GetField("ModelVerWritten", Any), "ModelHeader.ModelVerWritten"),
+            Need(header?.GetField("CbModel", Any), "ModelHeader.CbModel"),
+            Need(load?.GetField("Directory", Any), "ModelLoadContext.Directory"),
             Need(load?.GetMethod("TryLoadBinaryStream", Any, [typeof(string), typeof(Action<BinaryReader>)]), "ModelLoadContext.TryLoadBinaryStream(string, Action<BinaryReader>)"),
             Need(loadable?.GetConstructor(Any, [typeof(Type), typeof(Type), typeof(Type), typeof(Type), typeof(string), typeof(string[])]),
                 "LoadableClassAttribute..ctor(Type, Type, Type, Type, string, string[])"),
@@ -162,16 +171,23 @@ internal static class MlNetShim
 
     // ---------------------------------------------------------------- saving
 
-    /// <summary>Starts writing a component model: checks the context and records the version header.</summary>
-    public static BinaryWriter BeginSave(ModelSaveContext ctx, ModelVersion version, Type componentType)
+    /// <summary>
+    /// Starts writing a component model: checks the context and records the version header. When the model stream
+    /// is seekable (always inside a model zip) the header's versions carry <see cref="ModelVersion.IntegrityFlag"/>,
+    /// which tells the loader that every stream starts with an integrity block; the caller must then write one.
+    /// </summary>
+    public static (BinaryWriter Writer, bool WithIntegrity) BeginSave(ModelSaveContext ctx, ModelVersion version, Type componentType)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         var m = s_members.Value;
-        m.SaveCheckAtModel.Invoke(ctx, null);
-        var info = m.VersionInfoCtor.Invoke([version.ModelSignature, version.VersionWritten, version.VersionWritten,
+        Invoke(m.SaveCheckAtModel, ctx, []);
+        var writer = (BinaryWriter)m.SaveWriter.GetValue(ctx)!;
+        bool integrity = writer.BaseStream.CanSeek;
+        uint flag = integrity ? ModelVersion.IntegrityFlag : 0;
+        var info = m.VersionInfoCtor.Invoke([version.ModelSignature, version.VersionWritten | flag, version.VersionWritten | flag,
             version.VersionReadableBack, componentType.Assembly.FullName, version.LoaderSignature, null]);
         m.SaveSetVersionInfo.Invoke(ctx, [info]);
-        return (BinaryWriter)m.SaveWriter.GetValue(ctx)!;
+        return (writer, integrity);
     }
 
     /// <summary>Writes a named binary stream beside the model (e.g. TorchSharp state).</summary>
@@ -180,18 +196,80 @@ internal static class MlNetShim
 
     // ---------------------------------------------------------------- loading
 
-    /// <summary>Checks a load context against a component's version and returns its reader and the version written.</summary>
-    public static (BinaryReader Reader, uint VersionWritten) BeginLoad(object ctx, ModelVersion version)
+    /// <summary>
+    /// Checks a load context against a component's version (accepting models written with and without
+    /// <see cref="ModelVersion.IntegrityFlag"/>) and returns its reader, the version written (without the flag),
+    /// whether the model has integrity blocks, and the size in bytes of its model block.
+    /// </summary>
+    public static (BinaryReader Reader, uint VersionWritten, bool WithIntegrity, long ModelBytes) BeginLoad(object ctx, ModelVersion version)
     {
         var m = s_members.Value;
-        if (!m.ModelLoadContext.IsInstanceOfType(ctx))
-            throw new ArgumentException("Expected an ML.NET ModelLoadContext.", nameof(ctx));
-        var info = m.VersionInfoCtor.Invoke([version.ModelSignature, version.VersionWritten, version.VersionWritten,
+        CheckLoadContext(ctx);
+        const uint flag = ModelVersion.IntegrityFlag;
+        var info = m.VersionInfoCtor.Invoke([version.ModelSignature, version.VersionWritten | flag, version.VersionWritten | flag,
             version.VersionReadableBack, null, version.LoaderSignature, null]);
         Invoke(m.LoadCheckAtModel, ctx, [info]);
         var header = m.LoadHeader.GetValue(ctx)!;
         var written = (uint)m.HeaderModelVerWritten.GetValue(header)!;
-        return ((BinaryReader)m.LoadReader.GetValue(ctx)!, written);
+        var bytes = (long)m.HeaderCbModel.GetValue(header)!;
+        if ((written & ~flag) < version.VersionReadableBack)
+        {
+            throw new FormatException($"The model entry '{EntryName(ctx, "Model.key")}' has format version {written & ~flag} of " +
+                $"'{version.LoaderSignature}'; this version of the suite reads versions {version.VersionReadableBack} to {version.VersionWritten}.");
+        }
+        return ((BinaryReader)m.LoadReader.GetValue(ctx)!, written & ~flag, (written & flag) != 0, bytes);
+    }
+
+    /// <summary>Whether the model being loaded was written with integrity blocks (readable before <see cref="BeginLoad"/>).</summary>
+    public static bool HasIntegrityFlag(object ctx)
+    {
+        var m = s_members.Value;
+        CheckLoadContext(ctx);
+        var header = m.LoadHeader.GetValue(ctx)!;
+        return ((uint)m.HeaderModelVerWritten.GetValue(header)! & ModelVersion.IntegrityFlag) != 0;
+    }
+
+    /// <summary>The zip entry path of stream <paramref name="name"/> of the model being loaded (for error messages).</summary>
+    public static string EntryName(object ctx, string name)
+    {
+        var dir = (string?)s_members.Value.LoadDirectory.GetValue(ctx);
+        return (string.IsNullOrEmpty(dir) ? name : dir + "/" + name).Replace('\\', '/');
+    }
+
+    /// <summary>
+    /// Checks the ML.NET model header of every <c>Model.key</c> entry of a model zip (its size, signatures and the
+    /// extent it records; ML.NET's layout: 256-byte header, tail at <c>FpTail</c>, end at <c>FpLim</c>) and returns
+    /// a description of the first damaged one, or null. Used to name the entry when ML.NET rejects a header.
+    /// </summary>
+    public static string? FindDamagedModelHeader(Stream zip)
+    {
+        const ulong signature = 0x4C45444F4D004C4DUL, tail = 0x4D4C004D4F44454CUL;
+        using var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Read, leaveOpen: true);
+        foreach (var entry in archive.Entries)
+        {
+            if (entry.Name != "Model.key")
+                continue;
+            using var ms = new MemoryStream();
+            using (var s = entry.Open())
+                s.CopyTo(ms);
+            var b = ms.ToArray();
+            if (b.Length < 256)
+                return $"The model entry '{entry.FullName}' is truncated ({b.Length} bytes, shorter than its 256-byte header); the file is incomplete or damaged.";
+            long fpTail = BitConverter.ToInt64(b, 0x80), fpLim = BitConverter.ToInt64(b, 0x88);
+            if (BitConverter.ToUInt64(b, 0) != signature || fpTail < 256 || fpLim != fpTail + 8)
+                return $"The model entry '{entry.FullName}' is corrupt: its header is damaged; the file was modified or damaged.";
+            if (fpLim > b.Length)
+                return $"The model entry '{entry.FullName}' is truncated ({b.Length} of {fpLim} bytes); the file is incomplete or damaged.";
+            if (BitConverter.ToUInt64(b, (int)fpTail) != tail)
+                return $"The model entry '{entry.FullName}' is corrupt: its tail is damaged; the file was modified or damaged.";
+        }
+        return null;
+    }
+
+    private static void CheckLoadContext(object ctx)
+    {
+        if (!s_members.Value.ModelLoadContext.IsInstanceOfType(ctx))
+            throw new ArgumentException("Expected an ML.NET ModelLoadContext.", nameof(ctx));
     }
 
     /// <summary>Reads a named binary stream saved with <see cref="SaveBinaryStream"/>; false if absent.</summary>
@@ -339,4 +417,24 @@ internal static class MlNetShim
             }
         }
     }
+
+    // ---------------------------------------------------------------- trainer info
+
+    private static readonly Lazy<ConstructorInfo> s_trainerInfoCtor = new(() =>
+        typeof(TrainerInfo).GetConstructor(Any, [typeof(bool), typeof(bool), typeof(bool), typeof(bool), typeof(bool), typeof(bool)])
+        ?? throw new NotSupportedException(
+            $"The Components suite supports Microsoft.ML {SupportedVersion}; the loaded Microsoft.ML ({LoadedVersion}) lacks the internal " +
+            $"constructor TrainerInfo(bool normalization, bool calibration, bool caching, bool supportValid, bool supportIncrementalTrain, " +
+            $"bool supportTest) that suite trainers need for ITrainerEstimator.Info. Reference Microsoft.ML {SupportedVersion}."),
+        LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>
+    /// A <see cref="TrainerInfo"/> (its constructor is internal in ML.NET 5.0.1). Calibration, incremental training and
+    /// test sets are not supported by suite trainers, so those flags are false.
+    /// </summary>
+    /// <param name="normalization">Whether the trainer needs normalized features.</param>
+    /// <param name="caching">Whether the trainer benefits from a cached view of the data.</param>
+    /// <param name="supportsValidation">Whether the trainer uses a validation set.</param>
+    public static TrainerInfo CreateTrainerInfo(bool normalization, bool caching, bool supportsValidation)
+        => (TrainerInfo)s_trainerInfoCtor.Value.Invoke([normalization, false, caching, supportsValidation, false, false]);
 }

@@ -38,18 +38,23 @@ internal static class AppendedGetters
             $"Invalid TValue in GetGetter for column '{column.Name}': expected {column.Type.RawType.Name}, got {typeof(TValue).Name}.");
 }
 
-/// <summary>The getters of one row or cursor: input columns pass through, appended ones come from the filler.</summary>
+/// <summary>
+/// The getters of one row or cursor: appended columns come from the filler; input columns pass through, from the
+/// input row, or from the filler's window when it reads ahead.
+/// </summary>
 internal sealed class AppendedRowGetters
 {
     private readonly DataViewRow _input;
     private readonly HashSet<int> _active;
     private readonly Delegate?[] _getters;
+    private readonly BatchFiller? _window;
     private readonly int _nInput;
 
-    public AppendedRowGetters(AppendColumnsTransformer parent, DataViewRow input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
+    public AppendedRowGetters(AppendColumnsTransformer parent, DataViewRow input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill, Func<long> position, BatchFiller? window = null)
     {
         _input = input;
         _active = active;
+        _window = window;
         _nInput = input.Schema.Count;
         _getters = new Delegate?[schema.Count - _nInput];
         if (fill is not null)
@@ -57,7 +62,7 @@ internal sealed class AppendedRowGetters
             for (int i = 0; i < _getters.Length; i++)
             {
                 if (active.Contains(_nInput + i))
-                    _getters[i] = AppendedGetters.Create(parent, i, fill, () => _input.Position);
+                    _getters[i] = AppendedGetters.Create(parent, i, fill, position);
             }
         }
     }
@@ -67,36 +72,48 @@ internal sealed class AppendedRowGetters
     public ValueGetter<TValue> Get<TValue>(DataViewSchema.Column column)
     {
         if (column.Index < _nInput)
-            return _input.GetGetter<TValue>(_input.Schema[column.Index]);
+        {
+            if (_window is null)
+                return _input.GetGetter<TValue>(_input.Schema[column.Index]);
+            var passThrough = _window.PassThroughGetter(_input.Schema[column.Index])
+                ?? throw new InvalidOperationException($"Column '{column.Name}' is not active.");
+            return AppendedGetters.Cast<TValue>(passThrough, column);
+        }
         var g = _getters[column.Index - _nInput] ?? throw new InvalidOperationException($"Column '{column.Name}' is not active.");
         return AppendedGetters.Cast<TValue>(g, column);
     }
 }
 
-/// <summary>Cursor over <see cref="AppendColumnsDataView"/>: passes input columns through and serves appended ones.</summary>
+/// <summary>
+/// Cursor over <see cref="AppendColumnsDataView"/>. Without appended columns it passes the input cursor through;
+/// with them it reads the input through a window (<see cref="BatchFiller.Window"/>), so that the source is read
+/// once, by this one cursor.
+/// </summary>
 internal sealed class AppendColumnsCursor : DataViewRowCursor
 {
     private readonly DataViewRowCursor _input;
-    private readonly BatchFiller? _fill;
+    private readonly BatchFiller? _window;
     private readonly AppendedRowGetters _getters;
 
-    public AppendColumnsCursor(AppendColumnsTransformer parent, DataViewRowCursor input, DataViewSchema schema, HashSet<int> active, BatchFiller? fill)
+    public AppendColumnsCursor(AppendColumnsTransformer parent, DataViewRowCursor input, DataViewSchema schema, HashSet<int> active, BatchFiller? window)
     {
         _input = input;
         Schema = schema;
-        _fill = fill;
-        _getters = new AppendedRowGetters(parent, input, schema, active, fill);
+        _window = window;
+        _getters = window is null
+            ? new AppendedRowGetters(parent, input, schema, active, null, () => input.Position)
+            : new AppendedRowGetters(parent, input, schema, active, window, () => window.Position, window);
     }
 
     public override DataViewSchema Schema { get; }
 
-    public override long Position => _input.Position;
+    public override long Position => _window?.Position ?? _input.Position;
 
     public override long Batch => _input.Batch;
 
-    public override bool MoveNext() => _input.MoveNext();
+    public override bool MoveNext() => _window?.MoveNext() ?? _input.MoveNext();
 
-    public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
+    public override ValueGetter<DataViewRowId> GetIdGetter() => _window?.IdGetter() ?? _input.GetIdGetter();
 
     public override bool IsColumnActive(DataViewSchema.Column column) => _getters.IsActive(column);
 
@@ -105,10 +122,7 @@ internal sealed class AppendColumnsCursor : DataViewRowCursor
     protected override void Dispose(bool disposing)
     {
         if (disposing)
-        {
-            _fill?.Dispose();
             _input.Dispose();
-        }
         base.Dispose(disposing);
     }
 }
@@ -123,7 +137,7 @@ internal sealed class AppendColumnsRow : DataViewRow
     {
         _input = input;
         Schema = schema;
-        _getters = new AppendedRowGetters(parent, input, schema, active, fill);
+        _getters = new AppendedRowGetters(parent, input, schema, active, fill, () => input.Position);
     }
 
     public override DataViewSchema Schema { get; }

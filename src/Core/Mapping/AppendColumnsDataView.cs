@@ -27,10 +27,13 @@ internal sealed class AppendColumnsDataView : IDataView
         var needed = new HashSet<int>(columnsNeeded.Select(c => c.Index));
         int nInput = _source.Schema.Count;
         bool anyOutput = needed.Any(i => i >= nInput);
-        var inputNeeded = needed.Where(i => i < nInput).Select(i => _source.Schema[i]).ToList();
-        var cursor = _source.GetRowCursor(inputNeeded);
-        var fill = anyOutput ? BatchFiller.Lookahead(_parent, _source) : null;
-        return new AppendColumnsCursor(_parent, cursor, Schema, needed, fill);
+        var passThrough = needed.Where(i => i < nInput).Select(i => _source.Schema[i]).ToList();
+        if (!anyOutput)
+            return new AppendColumnsCursor(_parent, _source.GetRowCursor(passThrough), Schema, needed, null);
+        // One cursor over the source for the mapper's inputs and the pass-through columns: the source is read once.
+        var read = passThrough.Concat(_parent.InputColumns.Select(c => _source.Schema[c.Name])).DistinctBy(c => c.Index).ToList();
+        var cursor = _source.GetRowCursor(read);
+        return new AppendColumnsCursor(_parent, cursor, Schema, needed, BatchFiller.Window(_parent, cursor, passThrough));
     }
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)

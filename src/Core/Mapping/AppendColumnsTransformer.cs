@@ -55,7 +55,7 @@ public abstract class AppendColumnsTransformer : ITransformer, IDisposable
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         foreach (var o in Outputs)
-            builder.AddColumn(o.Name, o.Type, o.BuildAnnotations());
+            builder.AddColumn(o.Name, o.Type, o.BuildAnnotations(inputSchema));
         return builder.ToSchema();
     }
 

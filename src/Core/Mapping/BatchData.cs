@@ -33,6 +33,16 @@ public sealed class BatchData
     /// </summary>
     public long FirstRowPosition { get; internal set; }
 
+    /// <summary>
+    /// Names row <paramref name="row"/> of the batch in an error message: <c>row N</c> (its position in the source)
+    /// when an IDataView is mapped, <c>the row</c> when a single row is mapped (PredictionEngine, whose positions
+    /// keep counting across <c>Predict</c> calls).
+    /// </summary>
+    public string DescribeRow(int row) => SingleRow ? "the row" : $"row {FirstRowPosition + row}";
+
+    /// <summary>True when the batch holds the one row of a row-to-row mapping (PredictionEngine).</summary>
+    internal bool SingleRow { get; set; }
+
     /// <summary>Input <paramref name="index"/> as rows × size values.</summary>
     public ReadOnlySpan<float> Input(int index) => _inputs[index].AsSpan(0, Rows * _inputSizes[index]);
 

@@ -55,7 +55,10 @@ public sealed class ComponentContext : IDisposable
     {
         ArgumentNullException.ThrowIfNull(env);
         var host = env.Register(componentName);
-        var channel = host.Start(componentName);
+        // The channel is started on the environment, not on the host: a channel's log source is its parent's name
+        // followed by its own, so host.Start(componentName) would log as "X; X". From an MLContext the source is
+        // exactly the component name.
+        var channel = env.Start(componentName);
         try
         {
             var settings = MlNetShim.GetEnvironmentSettings(env);

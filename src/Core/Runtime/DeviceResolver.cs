@@ -54,18 +54,27 @@ public static class DeviceResolver
         return torch.CPU;
     }
 
-    /// <summary>Parses <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> (case-insensitive); anything else throws.</summary>
-    public static (DeviceType Type, int Index) Parse(string option)
+    /// <summary>
+    /// Parses <c>cpu</c>, <c>cpu:N</c>, <c>cuda</c>, <c>cuda:N</c> (also <c>gpu</c>, <c>gpu:N</c>; case-insensitive), as
+    /// torch's device strings; anything else throws <see cref="ArgumentOutOfRangeException"/> naming
+    /// <paramref name="optionName"/>.
+    /// </summary>
+    /// <param name="option">The device string.</param>
+    /// <param name="optionName">Name of the option the string came from, used in the exception.</param>
+    public static (DeviceType Type, int Index) Parse(string option, string optionName = "Device")
     {
+        ArgumentNullException.ThrowIfNull(option, optionName);
         var s = option.Trim().ToLowerInvariant();
-        if (s == "cpu")
+        int colon = s.IndexOf(':');
+        var kind = colon < 0 ? s : s[..colon];
+        int index = -1;
+        bool indexOk = colon < 0 || int.TryParse(s[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out index);
+        if (indexOk && kind == "cpu")
             return (DeviceType.CPU, -1);
-        if (s == "cuda" || s == "gpu")
-            return (DeviceType.CUDA, 0);
-        if ((s.StartsWith("cuda:", StringComparison.Ordinal) || s.StartsWith("gpu:", StringComparison.Ordinal))
-            && int.TryParse(s[(s.IndexOf(':') + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var idx))
-            return (DeviceType.CUDA, idx);
-        throw new ArgumentOutOfRangeException(nameof(option), option, "Unknown device: expected \"cpu\", \"cuda\" or \"cuda:N\".");
+        if (indexOk && kind is "cuda" or "gpu")
+            return (DeviceType.CUDA, Math.Max(index, 0));
+        throw new ArgumentOutOfRangeException(optionName, option,
+            $"Unknown device '{option}': expected \"cpu\", \"cuda\" or \"cuda:N\" (N a non-negative device index).");
     }
 
     private static void CheckIndex(int index, string option)

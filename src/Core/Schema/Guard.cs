@@ -26,7 +26,11 @@ public static class Guard
 
     /// <summary>Throws <see cref="InvalidOperationException"/> for a bad value in the data.</summary>
     public static InvalidOperationException ExceptBadValue(string column, long row, string what)
-        => new($"Column '{column}', row {row}: {what}.");
+        => ExceptBadValue(column, $"row {row}", what);
+
+    /// <summary>Throws <see cref="InvalidOperationException"/> for a bad value in a row described in words (e.g. "the row").</summary>
+    public static InvalidOperationException ExceptBadValue(string column, string row, string what)
+        => new($"Column '{column}', {row}: {what}.");
 
     /// <summary>Finds a column in a runtime schema or throws.</summary>
     public static DataViewSchema.Column FindColumn(DataViewSchema schema, string role, string name)

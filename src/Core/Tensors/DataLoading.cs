@@ -14,89 +14,80 @@ namespace Components.Core.Tensors;
 public static class DataLoading
 {
     /// <summary>
-    /// Loads a known-size Single vector column as an [n, d] float32 tensor on the CPU. Throws for a missing or
-    /// mistyped column, empty data, or a NaN/infinite value (when <paramref name="rejectNonFinite"/>).
+    /// Loads a known-size Single vector column as an [n, d] float32 tensor on the CPU, in one pass of one cursor (a
+    /// source that can be read only once works). Throws for a missing or mistyped column, empty data, or a
+    /// NaN/infinite value (when <paramref name="rejectNonFinite"/>). No size cap: tensors over 2 GiB are filled
+    /// through row blocks of under 2 GiB each.
     /// </summary>
+    /// <remarks>
+    /// Storage: up to <see cref="Array.MaxLength"/> values (8 GiB) the tensor wraps an uninitialised managed array
+    /// (torch.from_array, no copy), filled row by row; its memory comes from the .NET heap, which reuses pages that
+    /// earlier loads freed, where a fresh native allocation pays a page fault per 4 KiB on its first touch (see
+    /// docs/benchmarks.md). Larger data go to a native tensor whose blocks are advised to use transparent huge pages
+    /// (Linux) before their first touch, which cuts that page-fault cost.
+    /// </remarks>
     public static Tensor LoadFeatures(IDataView data, string column, string role = "feature", bool rejectNonFinite = true, CancellationToken cancellation = default)
+        => LoadFeatures(data, column, role, rejectNonFinite, cancellation, StorageLimits.Default);
+
+    internal static Tensor LoadFeatures(IDataView data, string column, string role, bool rejectNonFinite, CancellationToken cancellation, StorageLimits limits)
     {
         ArgumentNullException.ThrowIfNull(data);
         int d = ColumnRules.CheckVector(data.Schema, role, column);
         var col = data.Schema[column];
-        long? count = data.GetRowCount();
-        if (count is long n0)
-        {
-            if (n0 == 0)
-                throw new InvalidOperationException($"Column '{column}': the data has no rows.");
-            var t = torch.empty([n0, d], ScalarType.Float32);
-            long rows = Fill(data, col, d, t, rejectNonFinite, cancellation);
-            if (rows == n0)
-                return t;
-            t.Dispose();
-        }
-        // Unknown or misreported row count: gather into chunks, then concatenate.
-        return LoadChunked(data, col, d, rejectNonFinite, cancellation);
-    }
-
-    private static long Fill(IDataView data, DataViewSchema.Column col, int d, Tensor t, bool rejectNonFinite, CancellationToken ct)
-    {
-        var span = MemoryMarshal.Cast<byte, float>(t.bytes);
-        long capacity = span.Length / Math.Max(1, d);
-        using var cursor = data.GetRowCursor([col]);
-        var getter = cursor.GetGetter<VBuffer<float>>(col);
-        var buf = default(VBuffer<float>);
-        long row = 0;
-        while (cursor.MoveNext())
-        {
-            if ((row & 1023) == 0)
-                ct.ThrowIfCancellationRequested();
-            if (row >= capacity)
-                return -1;
-            getter(ref buf);
-            var dst = span.Slice((int)(row * d), d);
-            CopyRow(buf, dst, col.Name, row, d, rejectNonFinite);
-            row++;
-        }
-        return row;
-    }
-
-    private static Tensor LoadChunked(IDataView data, DataViewSchema.Column col, int d, bool rejectNonFinite, CancellationToken ct)
-    {
-        const int chunkRows = 4096;
-        var chunks = new List<float[]>();
-        var current = new float[chunkRows * d];
-        int inChunk = 0;
+        long expected = data.GetRowCount() is long n0 && n0 > 0 ? n0 : 0;
+        using var primary = new RowStorage(expected, d, limits);
+        var overflow = new List<float[]>();
+        const int overflowRows = 4096;
+        float[]? current = null;
+        int inCurrent = 0;
         long row = 0;
         using (var cursor = data.GetRowCursor([col]))
         {
             var getter = cursor.GetGetter<VBuffer<float>>(col);
             var buf = default(VBuffer<float>);
+            Span<float> block = default;
+            long blockStart = 0, blockEnd = 0;
             while (cursor.MoveNext())
             {
                 if ((row & 1023) == 0)
-                    ct.ThrowIfCancellationRequested();
+                    cancellation.ThrowIfCancellationRequested();
                 getter(ref buf);
-                CopyRow(buf, current.AsSpan(inChunk * d, d), col.Name, row, d, rejectNonFinite);
-                row++;
-                if (++inChunk == chunkRows)
+                Span<float> dst;
+                if (row < expected)
                 {
-                    chunks.Add(current);
-                    current = new float[chunkRows * d];
-                    inChunk = 0;
+                    if (row >= blockEnd)
+                        block = primary.Block(row, out blockStart, out blockEnd);
+                    dst = block.Slice((int)(row - blockStart) * d, d);
                 }
+                else
+                {
+                    // The source has more rows than it reported (or reported none): managed chunks, joined below.
+                    if (current is null || inCurrent == overflowRows)
+                    {
+                        current = GC.AllocateUninitializedArray<float>(overflowRows * d);
+                        overflow.Add(current);
+                        inCurrent = 0;
+                    }
+                    dst = current.AsSpan(inCurrent++ * d, d);
+                }
+                CopyRow(buf, dst, col.Name, row, d, rejectNonFinite);
+                row++;
             }
         }
         if (row == 0)
-            throw new InvalidOperationException($"Column '{col.Name}': the data has no rows.");
-        var t = torch.empty([row, d], ScalarType.Float32);
-        var span = MemoryMarshal.Cast<byte, float>(t.bytes);
-        int offset = 0;
-        foreach (var c in chunks)
+            throw new InvalidOperationException($"Column '{column}': the data has no rows.");
+        if (row == expected)
+            return primary.Detach();
+        using var scope = torch.NewDisposeScope();
+        var parts = new List<Tensor>();
+        if (expected > 0)
+            parts.Add(primary.Tensor.narrow(0, 0, Math.Min(row, expected)));
+        for (int i = 0; i < overflow.Count; i++)
         {
-            c.CopyTo(span.Slice(offset));
-            offset += c.Length;
+            long rows = i < overflow.Count - 1 ? overflowRows : inCurrent;
+            parts.Add(torch.from_array(overflow[i]).view(overflowRows, d).narrow(0, 0, rows));
         }
-        current.AsSpan(0, inChunk * d).CopyTo(span.Slice(offset));
-        return t;
+        return (parts.Count == 1 ? parts[0].clone() : torch.cat(parts, 0)).MoveToOuterDisposeScope();
     }
 
     private static void CopyRow(in VBuffer<float> buf, Span<float> dst, string column, long row, int d, bool rejectNonFinite)

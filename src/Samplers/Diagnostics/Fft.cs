@@ -1,70 +1,44 @@
+using Components.Core.Tensors;
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Components.Samplers.Diagnostics;
 
-/// <summary>Radix-2 FFT used for autocovariances (O(n log n) instead of O(n²) per series).</summary>
+/// <summary>Lagged products of series through <c>torch.fft</c> in float64 (O(n log n) instead of O(n²) per series).</summary>
 internal static class Fft
 {
     /// <summary>
-    /// Raw lagged products <c>r[τ] = Σ_t x_t x_{t+τ}</c> for τ = 0..n−1 (no centring, no normalisation), through a
-    /// zero-padded FFT.
+    /// Raw lagged products <c>r[τ] = Σ_t x_t x_{t+τ}</c> for τ = 0..n−1 (no centring, no normalisation) of
+    /// <paramref name="count"/> series of length <paramref name="n"/> stored row after row in
+    /// <paramref name="series"/>; the result has the same layout. Computed as the inverse real FFT of |FFT(x)|² with
+    /// the series zero-padded to at least 2n, so the circular products equal the linear ones.
     /// </summary>
-    public static double[] LaggedProducts(ReadOnlySpan<double> x)
+    public static double[] LaggedProducts(ReadOnlySpan<double> series, int count, int n)
     {
-        int n = x.Length;
+        if (count < 0 || n < 1 || series.Length != (long)count * n)
+            throw new ArgumentException($"Expected {count} series of length {n}, got {series.Length} values.", nameof(series));
+        if (count == 0)
+            return [];
         int size = 1;
         while (size < 2 * n)
             size <<= 1;
-        var re = new double[size];
-        var im = new double[size];
-        x.CopyTo(re);
-        Transform(re, im, inverse: false);
-        for (int i = 0; i < size; i++)
+        var result = new double[series.Length];
+        // Blocks of rows keep the complex spectra to about 16 MiB, whatever the number of series.
+        int block = Math.Max(1, (1 << 20) / size);
+        using var noGrad = torch.no_grad();
+        for (int first = 0; first < count; first += block)
         {
-            re[i] = re[i] * re[i] + im[i] * im[i];
-            im[i] = 0;
+            int rows = Math.Min(block, count - first);
+            using var scope = torch.NewDisposeScope();
+            var x = TensorData.FromSpan(series.Slice(first * n, rows * n), [rows, n]);
+            var f = torch.fft.rfft(x, size, dim: 1);
+            var power = f.real.square() + f.imag.square();
+            var r = torch.fft.irfft(torch.complex(power, torch.zeros_like(power)), size, dim: 1).narrow(1, 0, n);
+            TensorData.CopyTo(r.contiguous(), result.AsSpan(first * n, rows * n));
         }
-        Transform(re, im, inverse: true);
-        var r = new double[n];
-        for (int i = 0; i < n; i++)
-            r[i] = re[i] / size;
-        return r;
+        return result;
     }
 
-    /// <summary>In-place iterative Cooley–Tukey FFT (length a power of two); the inverse is unnormalised.</summary>
-    public static void Transform(double[] re, double[] im, bool inverse)
-    {
-        int n = re.Length;
-        for (int i = 1, j = 0; i < n; i++)
-        {
-            int bit = n >> 1;
-            for (; (j & bit) != 0; bit >>= 1)
-                j ^= bit;
-            j ^= bit;
-            if (i < j)
-            {
-                (re[i], re[j]) = (re[j], re[i]);
-                (im[i], im[j]) = (im[j], im[i]);
-            }
-        }
-        for (int len = 2; len <= n; len <<= 1)
-        {
-            double angle = 2 * Math.PI / len * (inverse ? 1 : -1);
-            double wr = Math.Cos(angle), wi = Math.Sin(angle);
-            for (int i = 0; i < n; i += len)
-            {
-                double cr = 1, ci = 0;
-                for (int k = 0; k < len / 2; k++)
-                {
-                    int a = i + k, b = a + len / 2;
-                    double tr = re[b] * cr - im[b] * ci, ti = re[b] * ci + im[b] * cr;
-                    re[b] = re[a] - tr;
-                    im[b] = im[a] - ti;
-                    re[a] += tr;
-                    im[a] += ti;
-                    double nr = cr * wr - ci * wi;
-                    ci = cr * wi + ci * wr;
-                    cr = nr;
-                }
-            }
-        }
-    }
+    /// <summary>Lagged products of one series; see <see cref="LaggedProducts(ReadOnlySpan{double}, int, int)"/>.</summary>
+    public static double[] LaggedProducts(ReadOnlySpan<double> x) => LaggedProducts(x, 1, x.Length);
 }

@@ -27,18 +27,23 @@ public static class McmcDiagnostics
         int n = trace.Steps;
         if (n < 2)
             throw new ArgumentOutOfRangeException(nameof(trace), "At least two recorded steps are needed.");
-        var sum = new double[n];
-        var series = new double[n];
+        int count = trace.Chains * trace.Dimension;
+        var series = new double[(long)count * n];
         for (int c = 0; c < trace.Chains; c++)
         {
             for (int j = 0; j < trace.Dimension; j++)
             {
+                long row = ((long)c * trace.Dimension + j) * n;
                 for (int t = 0; t < n; t++)
-                    series[t] = trace[t, c, j] / scale;
-                var r = Fft.LaggedProducts(series);
-                for (int t = 0; t < n; t++)
-                    sum[t] += r[t];
+                    series[row + t] = trace[t, c, j] / scale;
             }
+        }
+        var products = Fft.LaggedProducts(series, count, n);
+        var sum = new double[n];
+        for (int s = 0; s < count; s++)
+        {
+            for (int t = 0; t < n; t++)
+                sum[t] += products[(long)s * n + t];
         }
         var a = new double[n - 1];
         for (int tau = 0; tau < n - 1; tau++)
@@ -84,21 +89,24 @@ public static class McmcDiagnostics
     /// </summary>
     private static double[][] ChainAutocovariances(double[][] chains, out double[] means)
     {
-        int m = chains.Length;
+        int m = chains.Length, n = chains[0].Length;
         means = new double[m];
-        var acov = new double[m][];
+        var centred = new double[(long)m * n];
         for (int c = 0; c < m; c++)
         {
             var x = chains[c];
-            int n = x.Length;
             double mean = x.Average();
             means[c] = mean;
-            var centred = new double[n];
             for (int t = 0; t < n; t++)
-                centred[t] = x[t] - mean;
-            var r = Fft.LaggedProducts(centred);
+                centred[(long)c * n + t] = x[t] - mean;
+        }
+        var products = Fft.LaggedProducts(centred, m, n);
+        var acov = new double[m][];
+        for (int c = 0; c < m; c++)
+        {
+            var r = new double[n];
             for (int t = 0; t < n; t++)
-                r[t] /= n;
+                r[t] = products[(long)c * n + t] / n;
             acov[c] = r;
         }
         return acov;

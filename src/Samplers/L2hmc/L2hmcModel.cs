@@ -1,3 +1,4 @@
+using Components.Core.Modules;
 using Components.Core.Persistence;
 using Components.Samplers.Energies;
 using Components.Samplers.Sampling;
@@ -12,7 +13,7 @@ namespace Components.Samplers.L2hmc;
 /// A trained L2HMC sampler: maps a vector column of initial states to the states after <c>Transitions</c> L2HMC
 /// transitions (and the fraction accepted), and draws samples with <see cref="SamplerModelBase.Sample"/>.
 /// Saved and loaded with <c>ml.Model.Save</c>/<c>Load</c> (call <c>ml.RegisterComponents()</c> before loading);
-/// owns TorchSharp modules: dispose it.
+/// owns TorchSharp modules (through a <see cref="TorchModuleOwner{TModule}"/>, so several threads may map rows at once): dispose it.
 /// </summary>
 [ComponentModel(LoaderSignature)]
 public sealed class L2hmcModel : SamplerModelBase
@@ -21,14 +22,20 @@ public sealed class L2hmcModel : SamplerModelBase
     private static readonly ModelVersion s_version = new("L2HMCSMP", 1, 1, LoaderSignature);
     private readonly L2hmcSampler _sampler;
     private readonly L2hmcProgress[] _history;
+    private readonly TorchModuleOwner<L2hmcDynamics> _owner;
 
     internal L2hmcModel(IHostEnvironment env, SamplerColumns columns, EnergyFunction energy, int transitions, int seed, float[] chainStates,
         L2hmcSampler sampler, IReadOnlyList<L2hmcProgress> history, Device? device = null)
         : base(env, nameof(L2hmcModel), columns, energy, transitions, seed, chainStates, device)
     {
         _sampler = sampler;
-        _sampler.To(Device);
-        _sampler.Dynamics.eval();
+        var dynamics = sampler.Dynamics;
+        int d = dynamics.Dimension, t = dynamics.LeapfrogSteps, hidden = dynamics.HiddenUnits;
+        _owner = new TorchModuleOwner<L2hmcDynamics>(dynamics, Device, () =>
+        {
+            using var generator = new torch.Generator(0, torch.CPU);
+            return new L2hmcDynamics(d, t, hidden, stepSize: 1, trainStepSize: false, generator);
+        });
         _history = history.ToArray();
     }
 
@@ -47,6 +54,10 @@ public sealed class L2hmcModel : SamplerModelBase
     private protected override ITransitionKernel Kernel => _sampler.Kernel;
 
     /// <inheritdoc/>
+    private protected override T RunKernel<T>(Func<ITransitionKernel, T> run)
+        => _owner.Run(dynamics => run(ReferenceEquals(dynamics, _sampler.Dynamics) ? _sampler.Kernel : new L2hmcKernel(Energy, dynamics)));
+
+    /// <inheritdoc/>
     protected override void SaveModel(ModelSaveContext ctx)
     {
         var w = ModelSaveWriter.Begin(ctx, s_version, typeof(L2hmcModel));
@@ -57,7 +68,7 @@ public sealed class L2hmcModel : SamplerModelBase
         WriteCommon(w.Writer);
         w.Writer.Write(_sampler.LeapfrogSteps);
         w.Writer.Write(_sampler.HiddenUnits);
-        w.SaveModule(_sampler.Dynamics);
+        _owner.Save(w);
     }
 
     /// <summary>Loads a model saved by <c>ml.Model.Save</c>.</summary>
@@ -86,7 +97,7 @@ public sealed class L2hmcModel : SamplerModelBase
     protected override void Dispose(bool disposing)
     {
         if (disposing)
-            _sampler.Dispose();
+            _owner.Dispose(); // the sampler's dynamics and every copy
         base.Dispose(disposing);
     }
 }

@@ -74,6 +74,9 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
 
     private protected abstract ITransitionKernel Kernel { get; }
 
+    /// <summary>Runs <paramref name="run"/> with a kernel no other thread uses at the same time (models that own a module override it).</summary>
+    private protected virtual T RunKernel<T>(Func<ITransitionKernel, T> run) => run(Kernel);
+
     /// <inheritdoc/>
     protected override IReadOnlyList<InputColumn> Inputs { get; }
 
@@ -88,8 +91,8 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
         using var scope = torch.NewDisposeScope();
         var x0 = TensorData.FromSpan(batch.Input(0), [rows, d], Device);
         var column = Columns.InitialState;
-        var (final, accepted) = ChainRunner.RunToEnd(Kernel, x0, Transitions, new RowNoise(Seed, first),
-            i => $"column '{column}', row {first + i}");
+        var (final, accepted) = RunKernel(kernel => ChainRunner.RunToEnd(kernel, x0, Transitions, new RowNoise(Seed, first),
+            i => $"column '{column}', {batch.DescribeRow(i)}"));
         final.CopyTo(batch.Output(0));
         accepted.CopyTo(batch.Output(1));
     }
@@ -142,8 +145,8 @@ public abstract class SamplerModelBase : AppendColumnsTransformer
         using var scope = torch.NewDisposeScope();
         var x0 = TensorData.FromSpan(_chainStates.AsSpan(0, c * d), [c, d], Device);
         using var generator = new torch.Generator((ulong)(uint)(seed ?? Seed) ^ 0x5A5A5A5AUL, Device.type == DeviceType.CUDA ? Device : torch.CPU);
-        return ChainRunner.Run(Kernel, x0, burnIn, steps, thin, new GeneratorNoise(generator), cancellation,
-            i => $"kept chain {i}").Trace;
+        return RunKernel(kernel => ChainRunner.Run(kernel, x0, burnIn, steps, thin, new GeneratorNoise(generator), cancellation,
+            i => $"kept chain {i}").Trace);
     }
 
     /// <summary>Writes the shared part of the model.</summary>

@@ -1,3 +1,5 @@
+using Components.Core.Mapping;
+using Components.Core.Modules;
 using Components.Core.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
@@ -33,13 +35,15 @@ public sealed class LayerActivationsEstimator : IEstimator<LayerActivationsTrans
         _batchSize = options.BatchSize;
     }
 
-    /// <summary>Checks the input column and adds one Single-vector column per layer.</summary>
+    /// <summary>Checks the input column and adds one Single-vector column per layer (convolution layers with their image shape).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a Single vector.</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         ColumnRules.CheckVector(inputSchema, "feature", _input);
-        return SchemaShapes.Append(inputSchema, _outputs.Select(n => SchemaShapes.SingleVector(n)).ToArray());
+        var arch = _model.Architecture;
+        return SchemaShapes.Append(inputSchema, _layers.Select((l, i) =>
+            OutputColumn.Vector(_outputs[i], arch.LayerSizes[l - 1], imageShape: LayerActivationsTransformer.LayerImageShape(arch, l)).ToShape()).ToArray());
     }
 
     /// <summary>Checks the input column's size and copies the network into a new transformer.</summary>
@@ -48,7 +52,9 @@ public sealed class LayerActivationsEstimator : IEstimator<LayerActivationsTrans
     {
         ArgumentNullException.ThrowIfNull(input);
         ColumnRules.CheckVector(input.Schema, "feature", _input, _model.Architecture.InputSize);
-        return new LayerActivationsTransformer(_env, _model.Module.CloneTo(_model.Device), _model.Device, _input, _layers, _outputs, _batchSize);
+        var owner = new TorchModuleOwner<NeuralNetworkModule>(_model.Model.Owner.CloneModule(), _model.Device,
+            NeuralNetworkModelParameters.Factory(_model.Architecture));
+        return new LayerActivationsTransformer(_env, owner, _input, _layers, _outputs, _batchSize);
     }
 
     /// <summary>Validates layer numbers and output names; returns the names (defaults Layer{i}).</summary>

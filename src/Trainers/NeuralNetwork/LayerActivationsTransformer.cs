@@ -1,5 +1,7 @@
 using Components.Core.Mapping;
+using Components.Core.Modules;
 using Components.Core.Persistence;
+using Components.Core.Schema;
 using Components.Core.Tensors;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
@@ -9,8 +11,9 @@ namespace Components.Trainers.NeuralNetwork;
 
 /// <summary>
 /// Appends the activations of chosen layers of a neural network as Single-vector columns: hidden layers after the
-/// activation (convolution blocks after pooling, flattened channel-major), the output layer as raw outputs (logits).
-/// Owns its copy of the network; batched forward passes under <c>no_grad</c>. Saved and loaded with
+/// activation (convolution blocks after pooling, flattened channel-major, the column carrying its
+/// <see cref="ImageShape"/>: channels × height × width, CHW), the output layer as raw outputs (logits).
+/// Owns its copy of the network; batched forward passes under <c>no_grad</c>, safe on several threads. Saved and loaded with
 /// <c>ml.Model.Save/Load</c> (after <c>ml.RegisterComponents()</c>).
 /// </summary>
 [ComponentModel(LoaderSignature)]
@@ -23,29 +26,47 @@ public sealed class LayerActivationsTransformer : AppendColumnsTransformer
     private readonly string[] _names;
     private readonly int _batchSize;
 
-    internal LayerActivationsTransformer(IHostEnvironment env, NeuralNetworkModule module, Device device, string inputColumnName,
+    private readonly TorchModuleOwner<NeuralNetworkModule> _owner;
+
+    internal LayerActivationsTransformer(IHostEnvironment env, TorchModuleOwner<NeuralNetworkModule> owner, string inputColumnName,
         int[] layers, string[] outputColumnNames, int batchSize)
         : base(env, LoaderSignature)
     {
-        Module = module;
-        Device = device;
+        _owner = owner;
         InputColumnName = inputColumnName;
         _layers = layers;
         _names = outputColumnNames;
         _batchSize = batchSize;
-        var arch = module.Architecture;
+        var arch = owner.Module.Architecture;
         Inputs = [new InputColumn(inputColumnName, arch.InputSize, "feature")];
-        Outputs = layers.Select((l, i) => OutputColumn.Vector(outputColumnNames[i], arch.LayerSizes[l - 1])).ToArray();
+        Outputs = layers.Select((l, i) => OutputColumn.Vector(outputColumnNames[i], arch.LayerSizes[l - 1], imageShape: LayerImageShape(arch, l))).ToArray();
+    }
+
+    /// <summary>
+    /// The image shape of a convolution layer's activations (channels × side × side after pooling, CHW: the layer's
+    /// NCHW tensor flattened per row), or null for fully connected layers.
+    /// </summary>
+    internal static ImageShape? LayerImageShape(NeuralNetworkArchitecture arch, int layer)
+    {
+        if (arch.Kind != NeuralNetworkArchitectureKind.Cnn || layer > arch.ConvolutionChannels.Count)
+            return null;
+        int h = arch.ImageHeight, w = arch.ImageWidth;
+        for (int i = 0; i < layer; i++)
+        {
+            h /= 2;
+            w /= 2;
+        }
+        return new ImageShape(arch.ConvolutionChannels[layer - 1], h, w, ImageLayout.Chw);
     }
 
     /// <summary>This transformer's copy of the network (read-only use; owned by the transformer).</summary>
-    public NeuralNetworkModule Module { get; }
+    public NeuralNetworkModule Module => _owner.Module;
 
     /// <summary>The network's architecture.</summary>
     public NeuralNetworkArchitecture Architecture => Module.Architecture;
 
     /// <summary>The device the network lives on.</summary>
-    public Device Device { get; }
+    public Device Device => _owner.Device;
 
     /// <summary>The input (feature) column.</summary>
     public string InputColumnName { get; }
@@ -71,7 +92,7 @@ public sealed class LayerActivationsTransformer : AppendColumnsTransformer
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var x = TensorData.FromSpan(batch.Input(0), [batch.Rows, Architecture.InputSize], Device);
-        var activations = Module.ForwardLayers(x, _layers);
+        var activations = _owner.Run(m => m.ForwardLayers(x, _layers));
         for (int i = 0; i < activations.Length; i++)
             TensorData.CopyTo(activations[i], batch.Output(i));
     }
@@ -88,7 +109,7 @@ public sealed class LayerActivationsTransformer : AppendColumnsTransformer
         new NeuralNetworkModelState(InputColumnName, "", _batchSize, Architecture, [], 0).Write(w.Writer);
         w.Writer.WriteInts(_layers);
         w.Writer.WriteStrings(_names);
-        w.SaveModule(Module);
+        _owner.Save(w);
     }
 
     /// <summary>Loads a transformer saved by <see cref="SaveModel"/>; called by <c>ml.Model.Load</c>.</summary>
@@ -108,15 +129,15 @@ public sealed class LayerActivationsTransformer : AppendColumnsTransformer
         {
             throw new FormatException("Corrupt model file: " + ex.Message, ex);
         }
-        var (module, device) = NeuralNetworkModelState.LoadModule(env, reader, state.Architecture);
-        return new LayerActivationsTransformer(env, module, device, state.FeatureColumnName, layers, names, state.InferenceBatchSize);
+        var owner = NeuralNetworkModelState.LoadModule(env, reader, state.Architecture);
+        return new LayerActivationsTransformer(env, owner, state.FeatureColumnName, layers, names, state.InferenceBatchSize);
     }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
-            Module.Dispose();
+            _owner.Dispose();
         base.Dispose(disposing);
     }
 }

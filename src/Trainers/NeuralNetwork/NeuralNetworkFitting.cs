@@ -48,7 +48,10 @@ internal static class NeuralNetworkFitting
             DeviceResolver.Parse(o.Device); // unknown device names fail here, before any data is read
     }
 
-    /// <summary>Loads the feature column; for a CNN, checks that it holds ImageHeight × ImageWidth pixels.</summary>
+    /// <summary>
+    /// Loads the feature column; for a CNN, checks that it holds ImageHeight × ImageWidth pixels and, when the column
+    /// carries an <see cref="ImageShape"/>, that it is 1 × ImageHeight × ImageWidth.
+    /// </summary>
     public static Tensor LoadFeatures(IDataView data, NeuralNetworkOptions o, string role, int? expectedSize, CancellationToken ct)
     {
         int size = ColumnRules.CheckVector(data.Schema, role, o.FeatureColumnName, expectedSize);
@@ -57,6 +60,13 @@ internal static class NeuralNetworkFitting
             throw Guard.ExceptSchemaMismatch(role, o.FeatureColumnName,
                 $"{ColumnRules.VectorText(o.ImageHeight * o.ImageWidth)} (a {o.ImageHeight}×{o.ImageWidth} image for the CNN)",
                 data.Schema[o.FeatureColumnName].Type.ToString() ?? "?");
+        }
+        if (o.Architecture == NeuralNetworkArchitectureKind.Cnn && ImageShape.Of(data.Schema[o.FeatureColumnName]) is { } shape
+            && (shape.Channels != 1 || shape.Height != o.ImageHeight || shape.Width != o.ImageWidth))
+        {
+            // The column says what its images are: a CNN set up for other images would read them wrongly.
+            throw Guard.ExceptSchemaMismatch(role, o.FeatureColumnName,
+                $"1×{o.ImageHeight}×{o.ImageWidth} images (the CNN's ImageHeight × ImageWidth, one channel)", $"images of {shape}");
         }
         return DataLoading.LoadFeatures(data, o.FeatureColumnName, role, rejectNonFinite: true, ct);
     }

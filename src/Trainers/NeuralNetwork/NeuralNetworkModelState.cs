@@ -1,8 +1,6 @@
 using Components.Core.Persistence;
-using Components.Core.Runtime;
+using Components.Core.Modules;
 using Microsoft.ML.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Components.Trainers.NeuralNetwork;
 
@@ -57,23 +55,11 @@ internal sealed record NeuralNetworkModelState(string FeatureColumnName, string 
         return new NeuralNetworkModelState(feature, score, batch, arch, history, best);
     }
 
-    /// <summary>Rebuilds the module from the architecture, loads the saved weights on the CPU, then moves it to the loading environment's device.</summary>
-    public static (NeuralNetworkModule Module, Device Device) LoadModule(IHostEnvironment env, ModelLoadReader reader, NeuralNetworkArchitecture architecture)
-    {
-        var (_, gpu, fallback) = CatalogEnvironment.Settings(env);
-        var device = DeviceResolver.Resolve(null, gpu, fallback);
-        var module = NeuralNetworkModule.CreateUninitialized(architecture);
-        try
-        {
-            reader.LoadModule(module);
-            module.to(device);
-            module.eval();
-            return (module, device);
-        }
-        catch
-        {
-            module.Dispose();
-            throw;
-        }
-    }
+    /// <summary>Rebuilds the network from the architecture, loads the saved weights on the CPU, then moves it to the loading environment's device.</summary>
+    public static TorchModuleOwner<NeuralNetworkModule> LoadModule(IHostEnvironment env, ModelLoadReader reader, NeuralNetworkArchitecture architecture)
+        => TorchModuleOwner<NeuralNetworkModule>.Load(reader, NeuralNetworkModelParameters.Factory(architecture), TorchModuleOwner<NeuralNetworkModule>.LoadingDevice(env));
+
+    /// <summary>The model parameters of a saved model: the network (see <see cref="LoadModule"/>) and the saved history.</summary>
+    public static NeuralNetworkModelParameters LoadParameters(IHostEnvironment env, ModelLoadReader reader, NeuralNetworkModelState state)
+        => new(LoadModule(env, reader, state.Architecture), state.History, state.BestEpoch);
 }

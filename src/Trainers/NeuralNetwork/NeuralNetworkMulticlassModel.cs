@@ -23,10 +23,9 @@ public sealed class NeuralNetworkMulticlassModel : NeuralNetworkModel
     private static readonly ModelVersion s_version = new("NNMCLASS", 1, 1, LoaderSignature);
     private readonly string[] _classNames;
 
-    internal NeuralNetworkMulticlassModel(IHostEnvironment env, NeuralNetworkModule module, Device device, string featureColumnName,
-        string scoreColumnName, string predictedLabelColumnName, IReadOnlyList<string> classNames, int inferenceBatchSize,
-        IReadOnlyList<NeuralNetworkEpoch> history, int bestEpoch)
-        : base(env, LoaderSignature, module, device, featureColumnName, scoreColumnName, inferenceBatchSize, history, bestEpoch)
+    internal NeuralNetworkMulticlassModel(IHostEnvironment env, NeuralNetworkModelParameters parameters, string featureColumnName,
+        string scoreColumnName, string predictedLabelColumnName, IReadOnlyList<string> classNames, int inferenceBatchSize)
+        : base(env, LoaderSignature, parameters, featureColumnName, scoreColumnName, inferenceBatchSize)
     {
         _classNames = [.. classNames];
         PredictedLabelColumnName = predictedLabelColumnName;
@@ -64,7 +63,7 @@ public sealed class NeuralNetworkMulticlassModel : NeuralNetworkModel
         CommonState.Write(w.Writer);
         w.Writer.Write(PredictedLabelColumnName);
         w.Writer.WriteStrings(_classNames);
-        w.SaveModule(Module);
+        Model.Owner.Save(w);
     }
 
     /// <summary>Loads a model saved by <see cref="SaveModel"/>; called by <c>ml.Model.Load</c>.</summary>
@@ -77,8 +76,8 @@ public sealed class NeuralNetworkMulticlassModel : NeuralNetworkModel
         var predicted = r.ReadString();
         var names = r.ReadStrings(maxLength: 1 << 20);
         BinaryFormat.CheckDecode(names.Length == state.Architecture.OutputSize, "class names do not match the output layer");
-        var (module, device) = NeuralNetworkModelState.LoadModule(env, reader, state.Architecture);
-        return new NeuralNetworkMulticlassModel(env, module, device, state.FeatureColumnName, state.ScoreColumnName, predicted, names,
-            state.InferenceBatchSize, state.History, state.BestEpoch);
+        var parameters = NeuralNetworkModelState.LoadParameters(env, reader, state);
+        return new NeuralNetworkMulticlassModel(env, parameters, state.FeatureColumnName, state.ScoreColumnName, predicted, names,
+            state.InferenceBatchSize);
     }
 }

@@ -1,9 +1,11 @@
+using Components.Core.Internal;
 using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Core.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using static TorchSharp.torch;
 
 namespace Components.Trainers.NeuralNetwork;
@@ -31,7 +33,7 @@ namespace Components.Trainers.NeuralNetwork;
 /// ([arXiv:1711.00165](https://arxiv.org/abs/1711.00165)).
 /// ]]></format>
 /// </remarks>
-public sealed class NeuralNetworkMulticlassTrainer : IEstimator<NeuralNetworkMulticlassModel>
+public sealed class NeuralNetworkMulticlassTrainer : ITrainerEstimator<NeuralNetworkMulticlassModel, NeuralNetworkModelParameters>
 {
     internal const string ComponentName = "NeuralNetworkMulticlassTrainer";
     private readonly IHostEnvironment _env;
@@ -46,6 +48,9 @@ public sealed class NeuralNetworkMulticlassTrainer : IEstimator<NeuralNetworkMul
         _env = env;
         _options = options;
     }
+
+    /// <summary>Needs normalized features (recommended), no caching (the data is read once into a tensor), supports a validation set.</summary>
+    public TrainerInfo Info { get; } = MlNetShim.CreateTrainerInfo(normalization: true, caching: false, supportsValidation: true);
 
     /// <summary>Checks the feature and label columns and adds <c>Score</c> and <c>PredictedLabel</c>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type.</exception>
@@ -92,8 +97,9 @@ public sealed class NeuralNetworkMulticlassTrainer : IEstimator<NeuralNetworkMul
             }
             var architecture = NeuralNetworkFitting.Architecture(o, d, k);
             var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: true, x, y, xv, yv, targetScale: 1);
-            return new NeuralNetworkMulticlassModel(_env, module, ctx.Device, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
-                classNames, o.InferenceBatchSize, result.History, result.BestEpoch);
+            var parameters = new NeuralNetworkModelParameters(module, ctx.Device, result.History, result.BestEpoch);
+            return new NeuralNetworkMulticlassModel(_env, parameters, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
+                classNames, o.InferenceBatchSize);
         }
         finally
         {

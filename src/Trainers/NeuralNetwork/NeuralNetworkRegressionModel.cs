@@ -21,9 +21,9 @@ public sealed class NeuralNetworkRegressionModel : NeuralNetworkModel
     internal const string LoaderSignature = "NeuralNetworkRegression";
     private static readonly ModelVersion s_version = new("NNREGRES", 1, 1, LoaderSignature);
 
-    internal NeuralNetworkRegressionModel(IHostEnvironment env, NeuralNetworkModule module, Device device, string featureColumnName,
-        string scoreColumnName, double targetMean, double targetScale, int inferenceBatchSize, IReadOnlyList<NeuralNetworkEpoch> history, int bestEpoch)
-        : base(env, LoaderSignature, module, device, featureColumnName, scoreColumnName, inferenceBatchSize, history, bestEpoch)
+    internal NeuralNetworkRegressionModel(IHostEnvironment env, NeuralNetworkModelParameters parameters, string featureColumnName,
+        string scoreColumnName, double targetMean, double targetScale, int inferenceBatchSize)
+        : base(env, LoaderSignature, parameters, featureColumnName, scoreColumnName, inferenceBatchSize)
     {
         TargetMean = targetMean;
         TargetScale = targetScale;
@@ -60,7 +60,7 @@ public sealed class NeuralNetworkRegressionModel : NeuralNetworkModel
         CommonState.Write(w.Writer);
         w.Writer.Write(TargetMean);
         w.Writer.Write(TargetScale);
-        w.SaveModule(Module);
+        Model.Owner.Save(w);
     }
 
     /// <summary>Loads a model saved by <see cref="SaveModel"/>; called by <c>ml.Model.Load</c>.</summary>
@@ -74,8 +74,8 @@ public sealed class NeuralNetworkRegressionModel : NeuralNetworkModel
         BinaryFormat.CheckDecode(double.IsFinite(mean) && scale > 0 && double.IsFinite(scale),
             string.Create(CultureInfo.InvariantCulture, $"target mean {mean} / scale {scale}"));
         BinaryFormat.CheckDecode(state.Architecture.OutputSize == 1, "a regression network has one output");
-        var (module, device) = NeuralNetworkModelState.LoadModule(env, reader, state.Architecture);
-        return new NeuralNetworkRegressionModel(env, module, device, state.FeatureColumnName, state.ScoreColumnName, mean, scale,
-            state.InferenceBatchSize, state.History, state.BestEpoch);
+        var parameters = NeuralNetworkModelState.LoadParameters(env, reader, state);
+        return new NeuralNetworkRegressionModel(env, parameters, state.FeatureColumnName, state.ScoreColumnName, mean, scale,
+            state.InferenceBatchSize);
     }
 }

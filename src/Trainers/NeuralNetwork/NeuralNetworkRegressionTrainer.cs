@@ -1,9 +1,11 @@
+using Components.Core.Internal;
 using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Core.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using static TorchSharp.torch;
 
 namespace Components.Trainers.NeuralNetwork;
@@ -30,7 +32,7 @@ namespace Components.Trainers.NeuralNetwork;
 /// [arXiv:1711.00165](https://arxiv.org/abs/1711.00165)) are those of <see cref="NeuralNetworkMulticlassTrainer"/>.
 /// ]]></format>
 /// </remarks>
-public sealed class NeuralNetworkRegressionTrainer : IEstimator<NeuralNetworkRegressionModel>
+public sealed class NeuralNetworkRegressionTrainer : ITrainerEstimator<NeuralNetworkRegressionModel, NeuralNetworkModelParameters>
 {
     internal const string ComponentName = "NeuralNetworkRegressionTrainer";
     private readonly IHostEnvironment _env;
@@ -44,6 +46,9 @@ public sealed class NeuralNetworkRegressionTrainer : IEstimator<NeuralNetworkReg
         _env = env;
         _options = options;
     }
+
+    /// <summary>Needs normalized features (recommended), no caching (the data is read once into a tensor), supports a validation set.</summary>
+    public TrainerInfo Info { get; } = MlNetShim.CreateTrainerInfo(normalization: true, caching: false, supportsValidation: true);
 
     /// <summary>Checks the feature and label columns and adds <c>Score</c>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type.</exception>
@@ -102,8 +107,9 @@ public sealed class NeuralNetworkRegressionTrainer : IEstimator<NeuralNetworkReg
 
             var architecture = NeuralNetworkFitting.Architecture(o, d, 1);
             var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: false, x, y, xv, yv, scale);
-            return new NeuralNetworkRegressionModel(_env, module, ctx.Device, o.FeatureColumnName, o.ScoreColumnName, mean, scale,
-                o.InferenceBatchSize, result.History, result.BestEpoch);
+            var parameters = new NeuralNetworkModelParameters(module, ctx.Device, result.History, result.BestEpoch);
+            return new NeuralNetworkRegressionModel(_env, parameters, o.FeatureColumnName, o.ScoreColumnName, mean, scale,
+                o.InferenceBatchSize);
         }
         finally
         {

@@ -57,6 +57,15 @@ internal sealed class NngpPosterior : IDisposable
     /// eigendecomposition with eigenvalues floored at 1e-10·tr(K)/n.
     /// </summary>
     internal static NngpPosterior Fit(Tensor k, Tensor y, double regularizer, bool keepFactor, Action<string>? log, CancellationToken cancellation)
+        => Fit(k, y, regularizer, keepFactor, null, log, cancellation).Posterior;
+
+    /// <summary>
+    /// As <see cref="Fit(Tensor, Tensor, double, bool, Action{string}?, CancellationToken)"/>, and also returns the
+    /// closed-form leave-one-out means of the rows <paramref name="looRows"/> (see <see cref="LeaveOneOutMeans"/>),
+    /// computed before the factor is dropped; null when <paramref name="looRows"/> is null.
+    /// </summary>
+    internal static (NngpPosterior Posterior, Tensor? LeaveOneOut) Fit(Tensor k, Tensor y, double regularizer, bool keepFactor, Tensor? looRows,
+        Action<string>? log, CancellationToken cancellation)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -88,7 +97,7 @@ internal sealed class NngpPosterior : IDisposable
             {
                 var alpha = torch.cholesky_solve(y, l);
                 log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"Cholesky factorisation of the {n}x{n} kernel succeeded with relative jitter {jitter:G2}."));
-                return new NngpPosterior(alpha.DetachFromDisposeScope(), keepFactor ? l.DetachFromDisposeScope() : null, null, NngpFactorKind.Cholesky, jitter, meanDiag);
+                return Finish(new NngpPosterior(alpha, l, null, NngpFactorKind.Cholesky, jitter, meanDiag), keepFactor, y, looRows);
             }
             l.Dispose();
             log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"Cholesky failed with relative jitter {jitter:G2}; trying a larger one."));
@@ -98,8 +107,66 @@ internal sealed class NngpPosterior : IDisposable
         var (values, vectors) = torch.linalg.eigh(k);
         var floored = values.clamp_min(FirstJitter * meanDiag);
         var a = torch.mm(vectors, torch.mm(vectors.T, y) / floored.unsqueeze(1));
-        return new NngpPosterior(a.DetachFromDisposeScope(), keepFactor ? vectors.DetachFromDisposeScope() : null,
-            keepFactor ? floored.DetachFromDisposeScope() : null, NngpFactorKind.Eigen, double.NaN, meanDiag);
+        return Finish(new NngpPosterior(a, vectors, floored, NngpFactorKind.Eigen, double.NaN, meanDiag), keepFactor, y, looRows);
+    }
+
+    /// <summary>Leave-one-out means from the full posterior, then the posterior kept (its tensors detached from the caller's scope).</summary>
+    private static (NngpPosterior, Tensor?) Finish(NngpPosterior full, bool keepFactor, Tensor y, Tensor? looRows)
+    {
+        var loo = looRows is null ? null : full.LeaveOneOutMeans(y, looRows).DetachFromDisposeScope();
+        var kept = keepFactor ? full : new NngpPosterior(full.Alpha, null, null, full.Kind, full.Jitter, full.MeanDiagonal);
+        kept.Alpha.DetachFromDisposeScope();
+        kept.Factor?.DetachFromDisposeScope();
+        kept.EigenValues?.DetachFromDisposeScope();
+        return (kept, loo);
+    }
+
+    /// <summary>
+    /// Closed-form leave-one-out posterior means (Rasmussen &amp; Williams 2006, eq. 5.12) of the training rows
+    /// <paramref name="rows"/> (indices, strictly ascending): μ_LOO,i = y_i − [C⁻¹Y]_i / [C⁻¹]_ii with C the regularised
+    /// kernel this posterior factorised, i.e. the mean at x_i of the GP conditioned on every other row. [m, k]. The
+    /// diagonal of C⁻¹ costs one triangular solve per row (Cholesky; of the trailing block only, since L⁻¹e_i vanishes
+    /// above row i) or O(n) per row (eigendecomposition).
+    /// </summary>
+    internal Tensor LeaveOneOutMeans(Tensor y, Tensor rows)
+    {
+        if (Factor is null)
+            throw new InvalidOperationException("This posterior was fitted without its factor; leave-one-out means are unavailable.");
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        rows = rows.to(ScalarType.Int64).to(Alpha.device);
+        long n = Alpha.shape[0];
+        if (rows.shape[0] > 1 && !(rows[1..] > rows[..^1]).all().item<bool>())
+            throw new ArgumentException("Leave-one-out rows must be strictly ascending.", nameof(rows));
+        Tensor inverseDiagonal;
+        if (Kind == NngpFactorKind.Cholesky)
+        {
+            var sorted = rows.cpu().data<long>().ToArray();
+            var parts = new List<Tensor>();
+            const int chunk = 256;
+            for (int c0 = 0; c0 < sorted.Length; c0 += chunk)
+            {
+                using var inner = torch.NewDisposeScope();
+                int c1 = Math.Min(sorted.Length, c0 + chunk);
+                long r0 = sorted[c0];
+                // Columns e_i (i ≥ r0) of the identity: L⁻¹e_i is zero above row i, so only the trailing block is solved.
+                var block = Factor.narrow(0, r0, n - r0).narrow(1, r0, n - r0);
+                var index = torch.tensor(sorted[c0..c1].Select(i => i - r0).ToArray(), device: Alpha.device).unsqueeze(0);
+                var e = torch.zeros([n - r0, c1 - c0], ScalarType.Float64, device: Alpha.device)
+                    .scatter_(0, index, torch.ones([1, c1 - c0], ScalarType.Float64, device: Alpha.device));
+                var z = torch.linalg.solve_triangular(block, e, upper: false);
+                parts.Add(z.square().sum(dim: 0).DetachFromDisposeScope());
+            }
+            inverseDiagonal = torch.cat(parts, 0);
+            foreach (var part in parts)
+                part.Dispose();
+        }
+        else
+        {
+            inverseDiagonal = (Factor.index_select(0, rows).square() / EigenValues!.unsqueeze(0)).sum(dim: 1);
+        }
+        var loo = y.index_select(0, rows) - Alpha.index_select(0, rows) / inverseDiagonal.unsqueeze(1);
+        return loo.DetachFromDisposeScope();
     }
 
     /// <summary>Posterior mean [m, k] for the cross-kernel <paramref name="kStar"/> [m, n].</summary>

@@ -1,43 +1,35 @@
 using Components.Core.Mapping;
-using Components.Kernels.Nngp;
+using Components.Core.Trainers;
 using Microsoft.ML.Runtime;
 
 namespace Components.Trainers.Nngp;
 
 /// <summary>
-/// What the fitted NNGP classifier and regressor share: the GP predictor they own, the feature input, the task's
-/// outputs plus an optional <c>Variance</c> column, and the fitted hyperparameters.
+/// What the fitted NNGP classifier and regressor share: the GP state they own as their typed
+/// <see cref="SingleFeaturePredictionTransformer{TModel}.Model"/> (<see cref="NngpModelParameters"/>: hyperparameters,
+/// training set factorisation, output scale), the feature input, the task's outputs plus an optional <c>Variance</c>
+/// column, and the results of the hyperparameter search.
 /// </summary>
-public abstract class NngpModel : AppendColumnsTransformer
+public abstract class NngpModel : SingleFeaturePredictionTransformer<NngpModelParameters>
 {
     private readonly int _batchSize;
 
-    private protected NngpModel(IHostEnvironment env, string name, NngpPredictor predictor, string featureColumn, string varianceColumn,
+    private protected NngpModel(IHostEnvironment env, string name, NngpModelParameters parameters, string featureColumn, string varianceColumn,
         IEnumerable<OutputColumn> taskOutputs, int batchSize, IReadOnlyList<NngpSelectionEntry>? selection)
-        : base(env, name)
+        : base(env, name, parameters, featureColumn, parameters.Features)
     {
-        Predictor = predictor;
-        FeatureColumn = featureColumn;
         VarianceColumn = varianceColumn;
         _batchSize = batchSize;
         SelectionResults = selection ?? [];
-        Inputs = [new InputColumn(featureColumn, predictor.Features, "feature")];
         var outputs = taskOutputs.ToList();
-        if (predictor.HasVariance)
+        if (parameters.HasVariance)
             outputs.Add(OutputColumn.Scalar(varianceColumn));
         Outputs = outputs;
     }
 
-    private protected NngpPredictor Predictor { get; }
-
-    private protected string FeatureColumn { get; }
-
     private protected string VarianceColumn { get; }
 
     private protected int SavedBatchSize => _batchSize;
-
-    /// <inheritdoc/>
-    protected override IReadOnlyList<InputColumn> Inputs { get; }
 
     /// <inheritdoc/>
     protected override IReadOnlyList<OutputColumn> Outputs { get; }
@@ -45,31 +37,11 @@ public abstract class NngpModel : AppendColumnsTransformer
     /// <inheritdoc/>
     protected override int BatchSize => _batchSize;
 
-    /// <summary>The architecture used (the selected one after a search).</summary>
-    public NngpArchitecture Architecture => Predictor.Architecture;
-
-    /// <summary>NNGP kernel or NTK.</summary>
-    public NngpKernelKind Kernel => Predictor.KernelKind;
-
-    /// <summary>Trace-scaled regulariser used (the selected one after a search).</summary>
-    public double Regularizer => Predictor.Regularizer;
-
-    /// <summary>Relative jitter of the successful Cholesky factorisation (NaN for the eigendecomposition fallback).</summary>
-    public double Jitter => Predictor.Posterior.Jitter;
-
-    /// <summary>How the training kernel was factorised.</summary>
-    public NngpFactorKind FactorKind => Predictor.Posterior.Kind;
-
-    /// <summary>Number of training rows the GP conditions on.</summary>
-    public int TrainingRows => Predictor.Rows;
-
     /// <summary>Every candidate evaluated by the hyperparameter search (empty without search; not saved).</summary>
     public IReadOnlyList<NngpSelectionEntry> SelectionResults { get; }
 
-    /// <summary>Runs the GP on a batch: task scores into output 0, variances (when kept) into the variance output.</summary>
-    private protected void PredictBatch(BatchData batch, int varianceOutput)
-        => Predictor.Predict(batch.Input(0), batch.Rows, batch.Output(0), Predictor.HasVariance ? batch.Output(varianceOutput) : Span<float>.Empty);
-
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing) => Predictor.Dispose();
+    /// <summary>Runs the GP on a batch: posterior means into <paramref name="meanOutput"/>, variances (when kept) into <paramref name="varianceOutput"/>.</summary>
+    private protected void PredictBatch(BatchData batch, int meanOutput, int varianceOutput, bool includeNoise)
+        => Model.Predict(batch.Input(0), batch.Rows, batch.Output(meanOutput),
+            Model.HasVariance ? batch.Output(varianceOutput) : Span<float>.Empty, includeNoise);
 }

@@ -1,9 +1,12 @@
+using System.Globalization;
+using Components.Core.Internal;
 using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Core.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,15 +15,19 @@ namespace Components.Trainers.Nngp;
 /// <summary>
 /// Multiclass classification with the NNGP Gaussian process of a deep fully connected network (Lee et al. 2018,
 /// arXiv:1711.00165): exact GP regression on targets one-hot − 1/K (the paper's mean-subtracted one-hot labels),
-/// prediction = argmax of the posterior means, plus the predictive variance. Memory O(n²), time O(n²d + n³).
+/// prediction = argmax of the posterior means μ, Score = softmax(μ/T) with the temperature T fitted on closed-form
+/// leave-one-out means, plus the posterior variance. Memory O(n²), time O(n²d + n³).
 /// </summary>
-public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
+public sealed class NngpMulticlassTrainer : ITrainerEstimator<NngpMulticlassModel, NngpModelParameters>
 {
     /// <summary>Options of <see cref="NngpMulticlassTrainer"/>.</summary>
     public sealed class Options : NngpTrainerOptions
     {
         /// <summary>Predicted-label column. Default <c>PredictedLabel</c>.</summary>
         public string PredictedLabelColumnName = PredictionColumns.PredictedLabel;
+
+        /// <summary>Posterior-mean column (Single[K], the GP means of the one-hot − 1/K targets; Score holds their calibrated softmax). Default <c>PosteriorMean</c>.</summary>
+        public string PosteriorMeanColumnName = Defaults.PosteriorMeanColumnName;
     }
 
     private readonly IHostEnvironment _env;
@@ -32,14 +39,19 @@ public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Guard.CheckUserArg(!string.IsNullOrWhiteSpace(options.PredictedLabelColumnName), nameof(options.PredictedLabelColumnName), "Must not be empty.");
+        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(options.PosteriorMeanColumnName), nameof(options.PosteriorMeanColumnName), "Must not be empty.");
         _env = env;
         _options = options;
     }
+
+    /// <summary>No normalisation needed (rows are layer-normalised inside the kernel by default), no caching (the data are read once), no validation set.</summary>
+    public TrainerInfo Info { get; } = MlNetShim.CreateTrainerInfo(normalization: false, caching: false, supportsValidation: false);
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var shape = PredictionColumns.MulticlassShape(inputSchema, _options.FeatureColumnName, _options.LabelColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName);
+        shape = SchemaShapes.Append(shape, SchemaShapes.SingleVector(_options.PosteriorMeanColumnName, SchemaShapes.TextVectorAnnotations(AnnotationNames.SlotNames)));
         return _options.PredictVariance ? SchemaShapes.Append(shape, SchemaShapes.Single(_options.VarianceColumnName)) : shape;
     }
 
@@ -66,9 +78,19 @@ public sealed class NngpMulticlassTrainer : IEstimator<NngpMulticlassModel>
             }
             using (y)
             {
-                var (predictor, selection) = NngpTraining.Fit(ctx, o, x, y, classification: true);
-                return new NngpMulticlassModel(_env, predictor, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
-                    o.VarianceColumnName, names, o.BatchSize, selection);
+                var (parameters, selection, loo, looRows) = NngpTraining.Fit(ctx, o, x, y, classification: true);
+                double beta;
+                using (loo)
+                using (var scope = torch.NewDisposeScope())
+                {
+                    var looLabels = y.cpu().argmax(1).index_select(0, torch.tensor(looRows!)).data<long>().Select(v => (int)v).ToArray();
+                    var means = TensorData.ToDoubleArray(loo!.contiguous().view(-1));
+                    beta = NngpCalibration.FitInverseTemperature(means, looLabels, names.Length);
+                    ctx.Info(string.Create(CultureInfo.InvariantCulture,
+                        $"Temperature {1 / beta:G4} from {looLabels.Length} leave-one-out means: log-loss {NngpCalibration.LogLoss(means, looLabels, names.Length, beta):F4} (softmax of the means: {NngpCalibration.LogLoss(means, looLabels, names.Length, 1):F4}; uniform: {Math.Log(names.Length):F4})."));
+                }
+                return new NngpMulticlassModel(_env, parameters, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
+                    o.PosteriorMeanColumnName, o.VarianceColumnName, names, beta, o.BatchSize, selection);
             }
         }
         catch

@@ -1,9 +1,11 @@
+using Components.Core.Internal;
 using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Core.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,7 +16,7 @@ namespace Components.Trainers.Nngp;
 /// arXiv:1711.00165): exact GP regression on the centred labels, posterior mean and predictive variance.
 /// Memory O(n²), time O(n²d + n³).
 /// </summary>
-public sealed class NngpRegressionTrainer : IEstimator<NngpRegressionModel>
+public sealed class NngpRegressionTrainer : ITrainerEstimator<NngpRegressionModel, NngpModelParameters>
 {
     /// <summary>Options of <see cref="NngpRegressionTrainer"/>.</summary>
     public sealed class Options : NngpTrainerOptions
@@ -32,6 +34,9 @@ public sealed class NngpRegressionTrainer : IEstimator<NngpRegressionModel>
         _env = env;
         _options = options;
     }
+
+    /// <summary>No normalisation needed (rows are layer-normalised inside the kernel by default), no caching (the data are read once), no validation set.</summary>
+    public TrainerInfo Info { get; } = MlNetShim.CreateTrainerInfo(normalization: false, caching: false, supportsValidation: false);
 
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
@@ -64,8 +69,8 @@ public sealed class NngpRegressionTrainer : IEstimator<NngpRegressionModel>
             }
             using (y)
             {
-                var (predictor, selection) = NngpTraining.Fit(ctx, o, x, y, classification: false);
-                return new NngpRegressionModel(_env, predictor, o.FeatureColumnName, o.ScoreColumnName, o.VarianceColumnName, mean, o.BatchSize, selection);
+                var (parameters, selection, _, _) = NngpTraining.Fit(ctx, o, x, y, classification: false);
+                return new NngpRegressionModel(_env, parameters, o.FeatureColumnName, o.ScoreColumnName, o.VarianceColumnName, mean, o.BatchSize, selection);
             }
         }
         catch

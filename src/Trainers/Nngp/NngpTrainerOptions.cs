@@ -40,6 +40,7 @@ public abstract class NngpTrainerOptions
         public const double Regularizer = 1e-4;
         public const bool PredictVariance = true;
         public const string VarianceColumnName = "Variance";
+        public const string PosteriorMeanColumnName = "PosteriorMean";
         public const int BatchSize = 512;
         public const NngpSelectionCriterion Selection = NngpSelectionCriterion.None;
         public const double ValidationFraction = 0.2;
@@ -56,7 +57,11 @@ public abstract class NngpTrainerOptions
     /// <summary>Score column written by the model. Default <c>Score</c>.</summary>
     public string ScoreColumnName = PredictionColumns.Score;
 
-    /// <summary>Predictive-variance column written by the model (when <see cref="PredictVariance"/>). Default <c>Variance</c>.</summary>
+    /// <summary>
+    /// Variance column written by the model (when <see cref="PredictVariance"/>), on the targets' scale: regression, the
+    /// predictive variance of a new label (latent variance plus observation noise, times the fitted output scale);
+    /// classification, the posterior variance of each class's latent mean. Default <c>Variance</c>.
+    /// </summary>
     public string VarianceColumnName = Defaults.VarianceColumnName;
 
     /// <summary>Number of hidden layers of the equivalent network (≥ 0). Default 3.</summary>

@@ -10,7 +10,7 @@ namespace Components.Transforms.Svcca;
 /// (numpy <c>fftfreq</c> in [−m/2, m/2) of the smaller size m, per axis). Exact when the dataset is translation
 /// invariant; much cheaper than CCA on the flattened H·W·C neurons.
 /// </summary>
-public static class DftCca
+public static partial class DftCca
 {
     /// <summary>Per-frequency (SV)CCA of two conv activations in NHWC layout. Default settings: plain CCA (no SVD step), as the reference.</summary>
     /// <exception cref="ArgumentException">Not 4-D, different N, or N ≤ channels.</exception>
@@ -35,24 +35,24 @@ public static class DftCca
 
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
-        var covA = Spectra(a, h, w, device, out var fa);
-        var covB = Spectra(b, h, w, device, out var fb);
+        var covA = Spectra(a, h, w, device, out var fa, out var meanA);
+        var covB = Spectra(b, h, w, device, out var fb, out var meanB);
         var cross = torch.matmul(CcaCore.H(fa), fb) / (n - 1);
         var rho = new double[h * w][];
         for (int f = 0; f < h * w; f++)
         {
             using var inner = torch.NewDisposeScope();
             string where = $"at frequency ({f / w}, {f % w})";
-            using var sa = SvdStep.Reduce(covA[f], settings, "A " + where);
-            using var sb = SvdStep.Reduce(covB[f], settings, "B " + where);
+            using var sa = SvdStep.Reduce(covA[f], meanA[f], settings, "A " + where);
+            using var sb = SvdStep.Reduce(covB[f], meanB[f], settings, "B " + where);
             var red = torch.matmul(torch.matmul(CcaCore.H(sa.Basis), cross[f]), sb.Basis);
             rho[f] = CcaCore.Correlate(sa, sb, red, settings.Epsilon).Rho;
         }
         return new DftCcaResult(h, w, rho);
     }
 
-    /// <summary>FFT over (H, W), frequency crop, centring; returns per-frequency covariances [h·w, C, C] and the centred spectra [h·w, N, C].</summary>
-    private static Tensor Spectra(Tensor x, int h, int w, Device device, out Tensor centred)
+    /// <summary>FFT over (H, W), frequency crop, centring; returns per-frequency covariances [h·w, C, C], the centred spectra [h·w, N, C] and the means [h·w, C].</summary>
+    private static Tensor Spectra(Tensor x, int h, int w, Device device, out Tensor centred, out Tensor mean)
     {
         long n = x.shape[0], c = x.shape[3];
         var f = torch.fft.fft2(x.to(device).to(ScalarType.Float64), dim: [1, 2]);
@@ -61,7 +61,9 @@ public static class DftCca
         if (x.shape[2] != w)
             f = f.index_select(2, torch.tensor(KeptFrequencies((int)x.shape[2], w), device: device));
         var z = f.permute(1, 2, 0, 3).reshape(h * w, n, c);
-        centred = z - z.mean([1], keepdim: true);
+        mean = z.mean([1], keepdim: true);
+        centred = z - mean;
+        mean = mean.squeeze(1);
         return torch.matmul(CcaCore.H(centred), centred) / (n - 1);
     }
 

@@ -170,9 +170,10 @@ public static class RepresentationComparison
         {
             var x = t.to(device).to(ScalarType.Float64);
             InputChecks.Finite(x, name);
-            var xc = x - x.mean([0], keepdim: true);
+            var mean = x.mean([0], keepdim: true);
+            var xc = x - mean;
             var cov = torch.matmul(xc.mT, xc) / (x.shape[0] - 1);
-            var basis = SvdStep.Reduce(cov, settings, $"'{name}'");
+            var basis = SvdStep.Reduce(cov, mean.squeeze(0), settings, $"'{name}'");
             return new Layer(basis, cov, torch.matmul(xc, basis.Basis));
         }
 

@@ -134,8 +134,8 @@ public sealed class SvccaAccumulator : IDisposable
         var caa = _maa! / d;
         var cab = _mab! / d;
         var cbb = _mbb! / d;
-        using var sa = SvdStep.Reduce(caa, settings, NameA);
-        using var sb = SvdStep.Reduce(cbb, settings, NameB);
+        using var sa = SvdStep.Reduce(caa, _meanA!, settings, NameA);
+        using var sb = SvdStep.Reduce(cbb, _meanB!, settings, NameB);
         var cross = torch.matmul(torch.matmul(sa.Basis.mT, cab), sb.Basis);
         var (rho, coefA, coefB) = CcaCore.Correlate(sa, sb, cross, settings.Epsilon);
         var wa = torch.matmul(sa.Basis, coefA);

@@ -86,8 +86,8 @@ public static class NngpReproduction
             var watch = Stopwatch.StartNew();
             using (var searched = ml.MulticlassClassification.Trainers.Nngp(search).Fit(searchData))
             {
-                selected[phi.Name] = (searched.Architecture, searched.Regularizer);
-                Console.WriteLine(F($"{phi.Name}: search over {searched.SelectionResults.Count} candidates in {watch.Elapsed.TotalSeconds:F1} s selected {searched.Architecture}, regulariser {searched.Regularizer:G3}"));
+                selected[phi.Name] = (searched.Model.Architecture, searched.Model.Regularizer);
+                Console.WriteLine(F($"{phi.Name}: search over {searched.SelectionResults.Count} candidates in {watch.Elapsed.TotalSeconds:F1} s selected {searched.Model.Architecture}, regulariser {searched.Model.Regularizer:G3}"));
             }
             var (arch, reg) = selected[phi.Name];
             foreach (int n in sizes)

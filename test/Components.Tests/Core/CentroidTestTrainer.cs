@@ -5,6 +5,7 @@ using Components.Core.Tensors;
 using Components.Core.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Trainers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,9 +13,9 @@ namespace Components.Tests.Core;
 
 /// <summary>
 /// A minimal torch-backed nearest-centroid trainer that exercises the Core plumbing end to end (bulk loading,
-/// the multiclass output contract, batched mapping, persistence). Test-only.
+/// the multiclass output contract, the trainer contracts, batched mapping, persistence). Test-only.
 /// </summary>
-public sealed class CentroidTestTrainer : IEstimator<CentroidTestModel>
+public sealed class CentroidTestTrainer : ITrainerEstimator<CentroidTestModel, CentroidTestParameters>
 {
     private readonly IHostEnvironment _env;
     private readonly string _features;
@@ -26,6 +27,8 @@ public sealed class CentroidTestTrainer : IEstimator<CentroidTestModel>
         _features = features;
         _label = label;
     }
+
+    public TrainerInfo Info { get; } = Components.Core.Internal.MlNetShim.CreateTrainerInfo(normalization: false, caching: false, supportsValidation: false);
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
         => PredictionColumns.MulticlassShape(inputSchema, _features, _label);
@@ -46,8 +49,14 @@ public sealed class CentroidTestTrainer : IEstimator<CentroidTestModel>
     }
 }
 
+/// <summary>The centroids, [classes × features] row-major.</summary>
+public sealed class CentroidTestParameters(float[] centroids)
+{
+    public IReadOnlyList<float> Centroids { get; } = centroids;
+}
+
 [ComponentModel(LoaderSignature)]
-public sealed class CentroidTestModel : AppendColumnsTransformer
+public sealed class CentroidTestModel : SingleFeaturePredictionTransformer<CentroidTestParameters>
 {
     internal const string LoaderSignature = "CentroidTestModel";
     private static readonly ModelVersion s_version = new("CENTTEST", 1, 1, LoaderSignature);
@@ -58,18 +67,15 @@ public sealed class CentroidTestModel : AppendColumnsTransformer
     private readonly Tensor _c;
 
     internal CentroidTestModel(IHostEnvironment env, string features, int d, string[] names, float[] centroids)
-        : base(env, "CentroidTestModel")
+        : base(env, "CentroidTestModel", new CentroidTestParameters(centroids), features, d)
     {
         _features = features;
         _d = d;
         _names = names;
         _centroids = centroids;
         _c = TensorData.FromSpan(centroids, [names.Length, d]).DetachFromDisposeScope(); // long-lived: owned by this model
-        Inputs = [new InputColumn(features, d, "feature")];
         Outputs = PredictionColumns.Multiclass(names);
     }
-
-    protected override IReadOnlyList<InputColumn> Inputs { get; }
 
     protected override IReadOnlyList<OutputColumn> Outputs { get; }
 
@@ -106,5 +112,9 @@ public sealed class CentroidTestModel : AppendColumnsTransformer
         return new CentroidTestModel(env, features, d, names, c);
     }
 
-    protected override void Dispose(bool disposing) => _c.Dispose();
+    protected override void Dispose(bool disposing)
+    {
+        _c.Dispose();
+        base.Dispose(disposing);
+    }
 }

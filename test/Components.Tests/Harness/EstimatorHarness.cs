@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using Components.Core;
 using Components.Core.Schema;
 using Microsoft.ML;
@@ -9,8 +10,11 @@ namespace Components.Tests.Harness;
 /// <summary>
 /// The suite's port of ML.NET's TestEstimatorCore; every component's tests call it:
 /// schema propagation equals the real output schema; invalid input throws the documented exception (in
-/// GetOutputSchema as in Fit/Transform); the row-by-row path (PredictionEngine) equals the batched path;
-/// Model.Save → Model.Load in a new MLContext gives identical outputs; repeated Transform leaks no tensors.
+/// GetOutputSchema as in Fit/Transform); the row-by-row path (the row mapper, and a real PredictionEngine) equals the
+/// batched path; Model.Save → Model.Load in a new MLContext gives identical outputs; a damaged or truncated saved model
+/// fails with a FormatException naming the entry; repeated Transform and repeated PredictionEngine calls leak no
+/// tensors; four PredictionEngines on four threads give exactly the outputs of one engine run sequentially, and leak
+/// nothing on their threads.
 /// </summary>
 public static class EstimatorHarness
 {
@@ -65,6 +69,22 @@ public static class EstimatorHarness
             }
         }
 
+        // 3b. A real PredictionEngine (one row per Predict call) equals the batched path; concurrent engines agree.
+        // Only the columns the model adds (not pass-through columns that share a name with a hidden one).
+        var added = output.Schema.Where(c => c.Index >= transformData.Schema.Count && !c.IsHidden).Select(c => c.Name).ToArray();
+        if (model.IsRowToRowMapper)
+        {
+            var inputs = PredictionInputs(model, transformData, added);
+            var predicted = Predict(ml, model, inputs, added);
+            Assert.Equal(expected[added[0]].Count, predicted.Count);
+            for (int r = 0; r < predicted.Count; r++)
+            {
+                for (int i = 0; i < added.Length; i++)
+                    AssertClose(expected[added[i]][r], predicted[r][i], tolerance, $"PredictionEngine, column {added[i]}, row {r}");
+            }
+            AssertConcurrentPredictionEngines(ml, model, inputs, added);
+        }
+
         // 4. Save → Load in a new MLContext gives identical outputs.
         using (var stream = new MemoryStream())
         {
@@ -83,14 +103,351 @@ public static class EstimatorHarness
             }
             (loaded as IDisposable)?.Dispose();
         }
+        AssertDamagedModelIsRejected(ml, model, fitData.Schema);
 
-        // 5. Repeated Transform leaks no tensors.
+        // 5. Repeated Transform, and repeated PredictionEngine calls, leak no tensors.
         AssertNoTensorLeak(() =>
         {
             foreach (var name in appended)
                 ReadColumn(model.Transform(transformData), name);
         });
+        if (model.IsRowToRowMapper)
+        {
+            var inputs = PredictionInputs(model, transformData, added).Take(ConcurrentRows);
+            AssertNoTensorLeak(() => Predict(ml, model, inputs, added));
+        }
         return model;
+    }
+
+    /// <summary>Rows per thread in <see cref="AssertConcurrentPredictionEngines"/> and per repetition of the PredictionEngine leak check (the first rows of the data).</summary>
+    public const int ConcurrentRows = 12;
+
+    /// <summary>
+    /// Four threads, each with its own PredictionEngine over <paramref name="model"/>, predict the same rows (twice
+    /// over, so that the calls interleave); every output must equal, bit for bit, what one engine gives when run
+    /// sequentially, and each thread's live tensor count must not grow after its first pass.
+    /// </summary>
+    public static void AssertConcurrentPredictionEngines(MLContext ml, ITransformer model, PredictionRows inputs, string[] appended)
+    {
+        const int Threads = 4;
+        var rows = inputs.Take(ConcurrentRows);
+        // The sequential run makes the same calls as each thread: two passes over the rows with one engine (an engine's
+        // row positions keep counting across calls, and components may key randomness by position).
+        var sequentialEngine = CreateEngine(ml, model, rows, appended, out var sequentialRead);
+        var sequential = PredictWith(sequentialEngine, rows, sequentialRead);
+        sequential.AddRange(PredictWith(sequentialEngine, rows, sequentialRead));
+        var results = new List<double[][]>[Threads];
+        var leaks = new string?[Threads];
+        var errors = new Exception?[Threads];
+        using var start = new Barrier(Threads);
+        var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+        {
+            try
+            {
+                var engine = CreateEngine(ml, model, rows, appended, out var read);
+                start.SignalAndWait();
+                results[t] = PredictWith(engine, rows, read);
+                long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+                var again = PredictWith(engine, rows, read);
+                long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+                if (after > before)
+                    leaks[t] = $"thread {t}: live tensors grew from {before} to {after} over one pass of {rows.Count} rows";
+                for (int r = 0; r < again.Count; r++)
+                    results[t].Add(again[r]);
+            }
+            catch (Exception ex)
+            {
+                errors[t] = ex;
+            }
+        })).ToArray();
+        foreach (var th in threads)
+            th.Start();
+        foreach (var th in threads)
+            th.Join();
+        foreach (var e in errors)
+        {
+            if (e is not null)
+                throw new Xunit.Sdk.XunitException($"A concurrent PredictionEngine failed: {e}");
+        }
+        Assert.All(leaks, l => Assert.True(l is null, l));
+        for (int t = 0; t < Threads; t++)
+        {
+            Assert.Equal(sequential.Count, results[t].Count);
+            for (int r = 0; r < results[t].Count; r++)
+            {
+                for (int i = 0; i < appended.Length; i++)
+                    AssertClose(sequential[r][i], results[t][r][i], 0, $"thread {t}, column {appended[i]}, call {r}");
+            }
+        }
+    }
+
+    /// <summary>The input rows of a PredictionEngine: the values of the columns the appended columns depend on.</summary>
+    public sealed class PredictionRows
+    {
+        internal PredictionRows(DataViewSchema.Column[] columns, List<object[]> values)
+        {
+            Columns = columns;
+            Values = values;
+        }
+
+        /// <summary>The input columns (Single vectors or Single scalars).</summary>
+        public DataViewSchema.Column[] Columns { get; }
+
+        /// <summary>One entry per row: a float[] or a float per column.</summary>
+        public List<object[]> Values { get; }
+
+        /// <summary>Rows.</summary>
+        public int Count => Values.Count;
+
+        /// <summary>The first <paramref name="n"/> rows.</summary>
+        public PredictionRows Take(int n) => new(Columns, Values.Take(n).ToList());
+    }
+
+    /// <summary>Reads, from <paramref name="data"/>, the input columns <paramref name="model"/> needs for <paramref name="appended"/>.</summary>
+    public static PredictionRows PredictionInputs(ITransformer model, IDataView data, string[] appended)
+    {
+        var mapper = model.GetRowToRowMapper(data.Schema);
+        var needed = mapper.GetDependencies(appended.Select(n => mapper.OutputSchema[n])).ToArray();
+        var values = new List<object[]>();
+        using var cursor = data.GetRowCursor(needed);
+        var getters = needed.Select<DataViewSchema.Column, Func<object>>(c => c.Type switch
+        {
+            VectorDataViewType { ItemType: var it } when it == NumberDataViewType.Single => VectorGetter(cursor, c),
+            NumberDataViewType t when t == NumberDataViewType.Single => ScalarGetter(cursor, c),
+            _ => throw new NotSupportedException($"Input column '{c.Name}' of type {c.Type} cannot be fed to a PredictionEngine by the harness."),
+        }).ToArray();
+        while (cursor.MoveNext())
+            values.Add(getters.Select(g => g()).ToArray());
+        return new PredictionRows(needed, values);
+    }
+
+    private static Func<object> VectorGetter(DataViewRow row, DataViewSchema.Column c)
+    {
+        var g = row.GetGetter<VBuffer<float>>(c);
+        var buf = default(VBuffer<float>);
+        return () => { g(ref buf); return buf.DenseValues().ToArray(); };
+    }
+
+    private static Func<object> ScalarGetter(DataViewRow row, DataViewSchema.Column c)
+    {
+        var g = row.GetGetter<float>(c);
+        float v = 0;
+        return () => { g(ref v); return v; };
+    }
+
+    /// <summary>Predicts every row with one new PredictionEngine; one double[] per appended column per row.</summary>
+    /// <remarks>
+    /// Engines are never disposed here: ML.NET's <c>PredictionEngine.Dispose</c> disposes the transformer it was
+    /// created from, and the model is still in use.
+    /// </remarks>
+    public static List<double[][]> Predict(MLContext ml, ITransformer model, PredictionRows rows, string[] appended)
+    {
+        var engine = CreateEngine(ml, model, rows, appended, out var read);
+        return PredictWith(engine, rows, read);
+    }
+
+    private static List<double[][]> PredictWith(PredictionEngineBase<EngineInput, EngineOutput> engine, PredictionRows rows, Func<EngineOutput, double[]>[] read)
+    {
+        var result = new List<double[][]>(rows.Count);
+        var output = new EngineOutput();
+        foreach (var values in rows.Values)
+        {
+            var input = new EngineInput();
+            int v = 0, f = 0;
+            foreach (var value in values)
+            {
+                if (value is float[] vector)
+                    input.SetVector(v++, vector);
+                else
+                    input.SetScalar(f++, (float)value);
+            }
+            engine.Predict(input, ref output);
+            result.Add(read.Select(r => r(output)).ToArray());
+        }
+        return result;
+    }
+
+    private static PredictionEngine<EngineInput, EngineOutput> CreateEngine(MLContext ml, ITransformer model, PredictionRows rows, string[] appended, out Func<EngineOutput, double[]>[] read)
+    {
+        var inDef = SchemaDefinition.Create(typeof(EngineInput), SchemaDefinition.Direction.Read);
+        var used = new List<SchemaDefinition.Column>();
+        int v = 0, f = 0;
+        foreach (var c in rows.Columns)
+        {
+            var member = c.Type is VectorDataViewType ? $"V{v++}" : $"F{f++}";
+            var col = inDef.First(d => d.MemberName == member);
+            col.ColumnName = c.Name;
+            col.ColumnType = c.Type;
+            used.Add(col);
+        }
+        inDef.RemoveAll(c => !used.Contains(c));
+
+        var outputSchema = model.GetOutputSchema(BuildSchema(rows.Columns));
+        var outDef = SchemaDefinition.Create(typeof(EngineOutput), SchemaDefinition.Direction.Write);
+        var usedOut = new List<SchemaDefinition.Column>();
+        var readers = new List<Func<EngineOutput, double[]>>();
+        int vo = 0, so = 0, ko = 0;
+        foreach (var name in appended)
+        {
+            var type = outputSchema[name].Type;
+            SchemaDefinition.Column col;
+            switch (type)
+            {
+                case VectorDataViewType vt when vt.ItemType == NumberDataViewType.Single:
+                    int vi = vo++;
+                    col = outDef.First(d => d.MemberName == $"V{vi}");
+                    readers.Add(o => o.GetVector(vi).Select(x => (double)x).ToArray());
+                    break;
+                case NumberDataViewType t when t == NumberDataViewType.Single:
+                    int si = so++;
+                    col = outDef.First(d => d.MemberName == $"S{si}");
+                    readers.Add(o => [o.GetScalar(si)]);
+                    break;
+                case KeyDataViewType:
+                    int ki = ko++;
+                    col = outDef.First(d => d.MemberName == $"K{ki}");
+                    readers.Add(o => [o.GetKey(ki)]);
+                    break;
+                default:
+                    throw new NotSupportedException($"Column '{name}' of type {type} cannot be read from a PredictionEngine by the harness.");
+            }
+            col.ColumnName = name;
+            col.ColumnType = type;
+            usedOut.Add(col);
+        }
+        outDef.RemoveAll(c => !usedOut.Contains(c));
+        read = readers.ToArray();
+        return ml.Model.CreatePredictionEngine<EngineInput, EngineOutput>(model, ignoreMissingColumns: true, inDef, outDef);
+    }
+
+    private static DataViewSchema BuildSchema(DataViewSchema.Column[] columns)
+    {
+        var b = new DataViewSchema.Builder();
+        foreach (var c in columns)
+            b.AddColumn(c.Name, c.Type, c.Annotations);
+        return b.ToSchema();
+    }
+
+    /// <summary>PredictionEngine input: up to four Single-vector and four Single columns, renamed by a SchemaDefinition.</summary>
+    public sealed class EngineInput
+    {
+#pragma warning disable CS0649, SA1401 // assigned through SetVector/SetScalar; public fields are what ML.NET maps
+        public float[] V0 = [], V1 = [], V2 = [], V3 = [];
+        public float F0, F1, F2, F3;
+#pragma warning restore CS0649, SA1401
+
+        internal void SetVector(int i, float[] v)
+        {
+            switch (i)
+            {
+                case 0: V0 = v; break;
+                case 1: V1 = v; break;
+                case 2: V2 = v; break;
+                case 3: V3 = v; break;
+                default: throw new NotSupportedException("The harness feeds at most four vector columns.");
+            }
+        }
+
+        internal void SetScalar(int i, float v)
+        {
+            switch (i)
+            {
+                case 0: F0 = v; break;
+                case 1: F1 = v; break;
+                case 2: F2 = v; break;
+                case 3: F3 = v; break;
+                default: throw new NotSupportedException("The harness feeds at most four Single columns.");
+            }
+        }
+    }
+
+    /// <summary>PredictionEngine output: up to four vector, four Single and four key columns, renamed by a SchemaDefinition.</summary>
+    public sealed class EngineOutput
+    {
+#pragma warning disable CS0649, SA1401
+        public float[] V0 = [], V1 = [], V2 = [], V3 = [];
+        public float S0, S1, S2, S3;
+        public uint K0, K1, K2, K3;
+#pragma warning restore CS0649, SA1401
+
+        internal float[] GetVector(int i) => i switch { 0 => V0, 1 => V1, 2 => V2, 3 => V3, _ => throw new NotSupportedException("At most four vector outputs.") };
+
+        internal float GetScalar(int i) => i switch { 0 => S0, 1 => S1, 2 => S2, 3 => S3, _ => throw new NotSupportedException("At most four Single outputs.") };
+
+        internal uint GetKey(int i) => i switch { 0 => K0, 1 => K1, 2 => K2, 3 => K3, _ => throw new NotSupportedException("At most four key outputs.") };
+    }
+
+    /// <summary>
+    /// Saves <paramref name="model"/> (a single suite transformer, so every entry under <c>TransformerChain/</c> is
+    /// written by the suite) and, for each of those entries, loads a copy with 64 bytes flipped inside what the
+    /// component wrote and a copy truncated to half its length: each must fail with a <see cref="FormatException"/>
+    /// whose message names the entry.
+    /// </summary>
+    public static void AssertDamagedModelIsRejected(MLContext ml, ITransformer model, DataViewSchema inputSchema)
+    {
+        byte[] saved;
+        using (var stream = new MemoryStream())
+        {
+            ml.Model.Save(model, inputSchema, stream);
+            saved = stream.ToArray();
+        }
+        string[] entries;
+        using (var zip = new ZipArchive(new MemoryStream(saved), ZipArchiveMode.Read))
+            entries = zip.Entries.Select(e => e.FullName).Where(n => n.StartsWith("TransformerChain/", StringComparison.Ordinal)).ToArray();
+        Assert.Contains("TransformerChain/Model.key", entries);
+        foreach (var entry in entries)
+        {
+            AssertRejected(RewriteEntry(saved, entry, FlipInside(entry)), entry, "64 flipped bytes");
+            AssertRejected(RewriteEntry(saved, entry, b => b[..(b.Length / 2)]), entry, "truncation to half");
+        }
+    }
+
+    // Flips 64 bytes (or all, if fewer) in the middle of the part of the entry the component wrote: for Model.key the
+    // model block after ML.NET's 256-byte header (its size is the int64 at offset 0x18), otherwise the whole entry.
+    private static Func<byte[], byte[]> FlipInside(string entry) => bytes =>
+    {
+        var b = (byte[])bytes.Clone();
+        int start = 0, length = b.Length;
+        if (entry.EndsWith("/Model.key", StringComparison.Ordinal))
+        {
+            start = 256;
+            length = (int)BitConverter.ToInt64(b, 0x18);
+        }
+        int count = Math.Min(64, length);
+        int from = start + (length - count) / 2;
+        for (int i = from; i < from + count; i++)
+            b[i] ^= 0xA5;
+        return b;
+    };
+
+    private static byte[] RewriteEntry(byte[] zipBytes, string entry, Func<byte[], byte[]> change)
+    {
+        using var ms = new MemoryStream();
+        ms.Write(zipBytes);
+        using (var zip = new ZipArchive(ms, ZipArchiveMode.Update, leaveOpen: true))
+        {
+            var e = zip.GetEntry(entry)!;
+            byte[] data;
+            using (var s = e.Open())
+            {
+                using var copy = new MemoryStream();
+                s.CopyTo(copy);
+                data = copy.ToArray();
+            }
+            e.Delete();
+            using var w = zip.CreateEntry(entry).Open();
+            w.Write(change(data));
+        }
+        return ms.ToArray();
+    }
+
+    private static void AssertRejected(byte[] zipBytes, string entry, string damage)
+    {
+        ITransformer? loaded = null;
+        var ex = Record.Exception(() => loaded = new MLContext(seed: 5).Model.LoadWithComponents(new MemoryStream(zipBytes), out _));
+        (loaded as IDisposable)?.Dispose();
+        Assert.True(ex is FormatException, $"{entry} with {damage}: expected a FormatException, got {(ex is null ? "a loaded model" : ex.GetType().Name + ": " + ex.Message)}.");
+        Assert.Contains($"'{entry}'", ex!.Message);
     }
 
     /// <summary>Runs <paramref name="action"/> once to warm up, then three times; the live tensor count must not grow.</summary>

@@ -122,22 +122,4 @@ public abstract class NeuralNetworkModule : nn.Module<Tensor, Tensor>
         for (int i = 0; i < dst.Count; i++)
             dst[i].copy_(src[i]);
     }
-
-    /// <summary>A new module with the same architecture and a copy of the weights, on <paramref name="device"/>.</summary>
-    internal NeuralNetworkModule CloneTo(Device device)
-    {
-        var copy = CreateUninitialized(Architecture);
-        try
-        {
-            copy.to(device);
-            copy.CopyParametersFrom(this);
-            copy.eval();
-            return copy;
-        }
-        catch
-        {
-            copy.Dispose();
-            throw;
-        }
-    }
 }

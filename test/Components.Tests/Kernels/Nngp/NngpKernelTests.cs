@@ -177,15 +177,45 @@ public class NngpKernelTests
     }
 
     [Fact]
-    public void AutomaticTileSizeComesFromTheMemoryBudget()
+    public void AutomaticTileSizeFollowsTheMemoryBudgetWithoutChangingResults()
     {
-        var arch = new NngpArchitecture(1, NngpNonlinearity.Relu);
-        using var small = new NngpKernel(arch, new NngpKernelOptions { MemoryBudgetBytes = 3 * 8 * 32 * 32 });
-        Assert.Equal(32, small.ChooseTile(1000, 1000));
-        using var big = new NngpKernel(arch, new NngpKernelOptions { MemoryBudgetBytes = 1L << 40 });
-        Assert.Equal(512, big.ChooseTile(100_000, 100_000));
-        Assert.Equal(30, big.ChooseTile(30, 7));
-        Assert.True(NngpKernel.AvailableMemoryBytes() > 0);
+        // Behaviour, not the heuristic's constants: a larger budget never gives a smaller tile, a tiny budget splits the
+        // work into several tiles where a huge one needs fewer, no tile exceeds the inputs, and the values are the same
+        // whatever the tiling.
+        using var x = Gaussian(300, 9, 5);
+        var arch = new NngpArchitecture(2, NngpNonlinearity.Relu, 2.0, 0.1);
+        NngpKernelResult? reference = null;
+        int previous = 0, smallest = 0;
+        try
+        {
+            foreach (long budget in new[] { 1L, 1L << 16, 1L << 20, 1L << 24, 1L << 40 })
+            {
+                using var kernel = new NngpKernel(arch, new NngpKernelOptions { MemoryBudgetBytes = budget });
+                var r = kernel.Compute(x);
+                Assert.InRange(r.TileSize, 1, 300);
+                Assert.True(r.TileSize >= previous, $"budget {budget}: tile {r.TileSize} after {previous} for a smaller budget");
+                if (previous == 0)
+                    smallest = r.TileSize;
+                previous = r.TileSize;
+                if (reference is null)
+                {
+                    reference = r;
+                    continue;
+                }
+                Assert.True(BitEqual(reference.Nngp, r.Nngp) && BitEqual(reference.Ntk!, r.Ntk!), $"budget {budget} changed the values");
+                r.Dispose();
+            }
+            Assert.True(smallest < previous, $"a 1-byte budget gave tile {smallest}, a 1 TiB budget {previous}");
+            using var wide = new NngpKernel(arch, new NngpKernelOptions { MemoryBudgetBytes = 1L << 40 });
+            using var y = Gaussian(7, 9, 6);
+            using var small = Gaussian(30, 9, 7);
+            using var rect = wide.Compute(small, y);
+            Assert.InRange(rect.TileSize, 1, 30);
+        }
+        finally
+        {
+            reference?.Dispose();
+        }
     }
 
     [Theory]

@@ -110,6 +110,39 @@ public sealed class HmcDiagnosticsTests
     }
 
     /// <summary>[chain][draw] of a scalar → a trace of dimension 1.</summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 3)]
+    [InlineData(3, 7)]
+    [InlineData(64, 2)]
+    [InlineData(100, 5)]
+    [InlineData(3000, 400)]   // several blocks of rows
+    public void HmcFftLaggedProductsEqualTheDirectSums(int n, int count)
+    {
+        // torch.fft (float64) against the O(n²) definition r[τ] = Σ_t x_t x_{t+τ}, series by series.
+        var rng = new Random(n * 31 + count);
+        var x = new double[n * count];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = rng.NextDouble() * 4 - 1.5;
+        var r = Fft.LaggedProducts(x, count, n);
+        Assert.Equal(x.Length, r.Length);
+        for (int s = 0; s < count; s += Math.Max(1, count / 7))
+        {
+            var one = Fft.LaggedProducts(x.AsSpan(s * n, n));
+            for (int tau = 0; tau < n; tau += Math.Max(1, n / 50))
+            {
+                double direct = 0, magnitude = 0;
+                for (int t = 0; t + tau < n; t++)
+                {
+                    direct += x[s * n + t] * x[s * n + t + tau];
+                    magnitude += Math.Abs(x[s * n + t] * x[s * n + t + tau]);
+                }
+                Assert.True(Math.Abs(r[s * n + tau] - direct) <= 1e-12 * (magnitude + 1), $"series {s}, lag {tau}: {r[s * n + tau]} vs {direct}.");
+                Assert.True(Math.Abs(r[s * n + tau] - one[tau]) <= 1e-12 * (magnitude + 1), "batched and single-series products differ");
+            }
+        }
+    }
+
     private static ChainTrace ToTrace(double[][] chains)
     {
         int m = chains.Length, n = chains[0].Length;

@@ -53,7 +53,21 @@ public sealed class L2hmcEstimatorTests
             ml.Data.LoadFromEnumerable(new[] { new StartRow() }).Schema));
         Assert.Contains(shape, c => c.Name == "End");
         Assert.Contains(shape, c => c.Name == "AcceptanceRate");
-        Assert.Equal(5000, L2hmcOptions.Defaults.TrainingSteps);
+
+        // The simple overload passes its arguments through and fills the rest from the defaults (no training here,
+        // to stay fast): the fitted model shows them.
+        var data = ml.Data.LoadFromEnumerable(new[] { new StartRow(), new StartRow { Start = [1, -1] } });
+        using var model = ml.Samplers.L2hmc(EnergyFunction.MixtureOfGaussians(), initialStateColumnName: "Start", outputColumnName: "End",
+            transitions: 3, leapfrogSteps: 4, trainingSteps: 0).Fit(data);
+        Assert.Equal(3, model.Transitions);
+        Assert.Equal(4, model.LeapfrogSteps);
+        Assert.Equal(L2hmcOptions.Defaults.Chains, model.Chains);
+        Assert.Equal(L2hmcOptions.Defaults.HiddenUnits, model.Sampler.HiddenUnits);
+        Assert.Equal(L2hmcOptions.Defaults.StepSize, model.StepSize, 6);   // untrained: the initial ε
+        var end = EstimatorHarness.ReadColumn(model.Transform(data), "End");
+        Assert.Equal(2, end.Count);
+        Assert.All(end, e => Assert.Equal(2, e.Length));
+        Assert.All(EstimatorHarness.ReadColumn(model.Transform(data), "AcceptanceRate"), a => Assert.InRange(a[0], 0, 1));
     }
 
     private sealed class StartRow

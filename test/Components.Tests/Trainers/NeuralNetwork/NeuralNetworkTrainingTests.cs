@@ -41,16 +41,19 @@ public sealed class NeuralNetworkTrainingTests
     [Fact]
     public void WithoutAnExplicitSeedTheMlContextSeedMakesFitsReproducible()
     {
-        List<double[]> Scores()
+        List<double[]> Scores(int contextSeed = 42)
         {
-            var ml = new MLContext(seed: 42);
+            var ml = new MLContext(seed: contextSeed);
             var data = NeuralNetworkTestData.Blobs(ml, rows: 60, dim: 4, classes: 3);
             var options = SmallMulticlass();
             options.Seed = null;
             using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(options).Fit(data);
             return EstimatorHarness.ReadColumn(model.Transform(data), "Score");
         }
-        Assert.Equal(Scores(), Scores());
+        var first = Scores();
+        Assert.Equal(first, Scores());
+        // The seed is used, not ignored: another MLContext seed (same data) trains another network.
+        Assert.NotEqual(first, Scores(43));
     }
 
     [Fact]

@@ -95,8 +95,8 @@ public class NngpTrainerTests
         var invalid = ml.Data.LoadFromEnumerable(new[] { new OtherRow { Other = new float[D] } });
         var trainer = ml.MulticlassClassification.Trainers.Nngp(depth: 2);
         var model = EstimatorHarness.Run(ml, trainer, train, test, invalid, tolerance: 1e-5);
-        Assert.Equal(48, model.TrainingRows);
-        Assert.Equal(NngpFactorKind.Cholesky, model.FactorKind);
+        Assert.Equal(48, model.Model.TrainingRows);
+        Assert.Equal(NngpFactorKind.Cholesky, model.Model.FactorKind);
         var scored = model.Transform(test);
         Assert.NotNull(scored.Schema.GetColumnOrNull("Variance"));
         var metrics = ml.MulticlassClassification.Evaluate(scored);
@@ -134,7 +134,7 @@ public class NngpTrainerTests
     }
 
     [Fact]
-    public void PosteriorMatchesADirectSolveAndVarianceIsBoundedByThePrior()
+    public void PosteriorMatchesADirectSolveAndVarianceLiesBetweenTheNoiseAndThePrior()
     {
         var ml = new MLContext(seed: 4);
         var rows = Wave(60, 7);
@@ -158,13 +158,17 @@ public class NngpTrainerTests
         using var alpha = torch.linalg.solve(reg, (y - mean).unsqueeze(1));
         var expected = TensorData.ToDoubleArray(torch.mm(ksx.Nngp, alpha).squeeze(1) + mean);
         using var v = torch.linalg.solve(reg, ksx.Nngp.T);
-        var expectedVar = TensorData.ToDoubleArray(prior.Nngp - (ksx.Nngp * v.T).sum(1));
-        var priorVar = TensorData.ToDoubleArray(prior.Nngp);
+        // Predictive variance of a new label: σ̂²·(k** − k*ᵀC⁻¹k* + noise), σ̂² = (y − ȳ)ᵀC⁻¹(y − ȳ)/n, noise = ε·tr(K)/n.
+        double noise = 1e-2 * kxx.Nngp.diagonal().mean().item<double>();
+        double outputScale = torch.mm((y - mean).unsqueeze(0), alpha).item<double>() / rows.Count;
+        Assert.Equal(outputScale, model.Model.OutputScale, 1e-6 * outputScale);
+        var expectedVar = TensorData.ToDoubleArray((prior.Nngp - (ksx.Nngp * v.T).sum(1) + noise) * outputScale);
+        var priorVar = TensorData.ToDoubleArray((prior.Nngp + noise) * outputScale);
         for (int i = 0; i < test.Count; i++)
         {
             Assert.Equal(expected[i], score[i], 1e-4);
-            Assert.Equal(expectedVar[i], variance[i], 1e-4);
-            Assert.True(variance[i] >= 0 && variance[i] <= priorVar[i] + 1e-6, $"row {i}: variance {variance[i]}, prior {priorVar[i]}");
+            Assert.Equal(expectedVar[i], variance[i], 1e-4 * outputScale);
+            Assert.True(variance[i] >= noise * outputScale * (1 - 1e-5) && variance[i] <= priorVar[i] * (1 + 1e-6), $"row {i}: variance {variance[i]}, prior {priorVar[i]}");
         }
     }
 
@@ -181,7 +185,7 @@ public class NngpTrainerTests
         for (int i = 0; i < rows.Count; i++)
         {
             Assert.Equal(rows[i].Label, score[i], 1e-3);
-            Assert.True(variance[i] < 1e-3, $"row {i}: variance {variance[i]}");
+            Assert.True(variance[i] < 1e-3 * model.Model.OutputScale, $"row {i}: variance {variance[i]}, output scale {model.Model.OutputScale}");
         }
         // Far from the data the variance approaches the prior.
         var far = ml.Data.LoadFromEnumerable(new[] { new RegRow { Features = Enumerable.Repeat(-30f, D).ToArray() } });
@@ -197,20 +201,30 @@ public class NngpTrainerTests
         rows.AddRange(rows.Take(15).Select(r => new ClassRow { Features = (float[])r.Features.Clone(), Label = r.Label }));
         var data = Keyed(ml, rows);
         using var model = ml.MulticlassClassification.Trainers.Nngp(regularizer: 0).Fit(data);
-        Assert.Equal(NngpFactorKind.Cholesky, model.FactorKind);
+        Assert.Equal(NngpFactorKind.Cholesky, model.Model.FactorKind);
         var scores = EstimatorHarness.ReadColumn(model.Transform(data), "Score");
         Assert.All(scores, s => Assert.All(s, v => Assert.True(double.IsFinite(v))));
         for (int i = 0; i < 15; i++)
             Assert.Equal(scores[i], scores[30 + i]);
 
         // A kernel with a small negative eigenvalue (as rounding leaves in near-singular kernels) climbs the jitter ladder.
+        // Checked by behaviour, not by the ladder's steps: the added diagonal shift makes the kernel positive definite
+        // (it exceeds the negative eigenvalue), is not much larger than needed, and the factor and weights are those
+        // of the shifted kernel.
         using (var q = torch.linalg.qr(torch.tensor(new double[] { 1, 2, 0, 0, 1, 3, 1, 0, 1 }, [3, 3], ScalarType.Float64)).Item1)
         using (var nearSingular = torch.mm(q * torch.tensor(new[] { 1.0, 0.5, -1e-7 }, ScalarType.Float64), q.T))
+        using (var original = nearSingular.clone())
         using (var target = torch.ones([3, 2], ScalarType.Float64))
         using (var ladder = NngpPosterior.Fit(nearSingular, target, 0, true, null, CancellationToken.None))
         {
             Assert.Equal(NngpFactorKind.Cholesky, ladder.Kind);
-            Assert.InRange(ladder.Jitter, 0.99e-6, 1.01e-6);
+            double shift = ladder.Jitter * ladder.MeanDiagonal;
+            Assert.True(shift > 1e-7 && shift < 1e-5, $"diagonal shift {shift:G3} for an eigenvalue of −1e-7");
+            using var shifted = original + shift * torch.eye(3, dtype: ScalarType.Float64);
+            var l = ladder.Factor!;
+            Assert.True(torch.allclose(torch.mm(l, l.T), shifted, rtol: 0, atol: 1e-12), "L·Lᵀ is not the shifted kernel");
+            using var residual = torch.mm(shifted, ladder.Alpha) - target;
+            Assert.True(residual.abs().max().item<double>() < 1e-6, "the weights do not solve the shifted system");
         }
 
         // A kernel no jitter can repair (indefinite) falls back to the floored eigendecomposition.
@@ -245,8 +259,8 @@ public class NngpTrainerTests
         Assert.Equal(2 * 2 * 2 * 3, model.SelectionResults.Count);
         Assert.All(model.SelectionResults, e => Assert.Contains(e.Architecture.WeightVariance, new[] { 1.8, 2.0 }.Select(v => v)));
         var best = model.SelectionResults.MaxBy(e => e.Score)!;
-        Assert.Equal(best.Architecture, model.Architecture);
-        Assert.Equal(best.Regularizer, model.Regularizer);
+        Assert.Equal(best.Architecture, model.Model.Architecture);
+        Assert.Equal(best.Regularizer, model.Model.Regularizer);
 
         var validation = new NngpMulticlassTrainer.Options
         {

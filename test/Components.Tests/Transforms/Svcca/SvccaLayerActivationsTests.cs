@@ -1,4 +1,5 @@
 using Components.Core.Data;
+using Components.Tests.Harness;
 using Components.Trainers.NeuralNetwork;
 using Components.Transforms.Svcca;
 using Microsoft.ML;
@@ -17,14 +18,31 @@ public sealed class SvccaLayerActivationsTests
         var acts = ml.Transforms.LayerActivations(net, new LayerActivationsOptions { Layers = [1, 2], OutputColumnNames = ["H1", "H2"] })
             .Fit(data).Transform(data);
 
-        // A layer compared with itself: every canonical correlation is 1 (up to the 99% variance cut).
-        using (var self = ml.Transforms.Svcca("H1", "H1").Fit(acts))
+        // The estimator on the two columns equals the math core on the activations read back from them.
+        double[,] Matrix(string column)
         {
-            Assert.All(self.Coefficients, r => Assert.InRange(r, 1 - 1e-6, 1 + 1e-9));
+            var rows = EstimatorHarness.ReadColumn(acts, column);
+            var m = new double[rows.Count, rows[0].Length];
+            for (int i = 0; i < rows.Count; i++)
+            {
+                for (int j = 0; j < rows[i].Length; j++)
+                    m[i, j] = rows[i][j];
+            }
+            return m;
         }
-
-        // Two different layers of the same net: coefficients are valid correlations, sorted, one per kept direction.
+        var h1 = Matrix("H1");
+        var h2 = Matrix("H2");
+        Assert.Equal((300, 16, 12), (h1.GetLength(0), h1.GetLength(1), h2.GetLength(1)));
+        var direct = SvccaAnalysis.Compute(h1, h2);
         using var cross = ml.Transforms.Svcca("H1", "H2").Fit(acts);
+        Assert.Equal((16, 12), (cross.Result.NeuronsA, cross.Result.NeuronsB));
+        Assert.Equal((direct.KeptA, direct.KeptB), (cross.KeptA, cross.KeptB));
+        Assert.Equal(direct.Coefficients.Count, cross.Coefficients.Count);
+        for (int i = 0; i < direct.Coefficients.Count; i++)
+            Assert.True(Math.Abs(direct.Coefficients[i] - cross.Coefficients[i]) < 1e-9, $"ρ[{i}]: {cross.Coefficients[i]} vs {direct.Coefficients[i]}");
+        Assert.Equal(direct.Mean, cross.Mean, 9);
+
+        // Coefficients are valid correlations, sorted, one per kept direction.
         Assert.Equal(Math.Min(cross.KeptA, cross.KeptB), cross.Coefficients.Count);
         Assert.All(cross.Coefficients, r => Assert.InRange(r, 0, 1 + 1e-9));
         Assert.True(cross.Coefficients.Zip(cross.Coefficients.Skip(1)).All(p => p.First >= p.Second));

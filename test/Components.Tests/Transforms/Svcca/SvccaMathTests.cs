@@ -234,6 +234,77 @@ public sealed class SvccaMathTests
         AssertClose(SvccaAnalysis.Compute(a, b, SvccaSettings.Cca).Coefficients, r.Coefficients, 1e-9);
     }
 
+    [Theory]
+    [InlineData(1e-7)]
+    [InlineData(1e7)]
+    public void PlainCcaIsInvariantToRescalingOneNeuron(double factor)
+    {
+        // CCA is invariant to any invertible per-neuron scaling; a neuron 1e-7 (or 1e7) times the scale of the others
+        // must not be taken for a null direction (nor make the others look null).
+        var rng = new Random(21);
+        var (a, b) = SharedLatent(rng, 300, 5, 6, 3, 0.5);
+        var scales = Enumerable.Repeat(1.0, 5).ToArray();
+        scales[2] = factor;
+        var reference = SvccaAnalysis.Compute(a, b, SvccaSettings.Cca);
+        var rescaled = SvccaAnalysis.Compute(ScaleColumns(a, scales), b, SvccaSettings.Cca);
+        Assert.Equal(5, rescaled.KeptA);
+        AssertClose(reference.Coefficients, rescaled.Coefficients, 1e-9);
+        // Through the streaming accumulator in batches, and on side B, the same.
+        using var acc = new SvccaAccumulator(6, 5);
+        for (int start = 0; start < 300; start += 70)
+        {
+            int rows = Math.Min(70, 300 - start);
+            using var tb = ToTensor(b).narrow(0, start, rows);
+            using var ta = ToTensor(ScaleColumns(a, scales)).narrow(0, start, rows);
+            acc.Add(tb, ta);
+        }
+        var streamed = acc.Compute(SvccaSettings.Cca);
+        Assert.Equal(5, streamed.KeptB);
+        AssertClose(reference.Coefficients, streamed.Coefficients, 1e-9);
+        // The reference CCA (QR of the centred data, no null-direction test) agrees.
+        AssertClose(QrCca(Centre(ScaleColumns(a, scales)), Centre(b)), rescaled.Coefficients, 1e-8);
+    }
+
+    [Fact]
+    public void ConstantAndDuplicateNeuronsStayNullWhateverTheirScale()
+    {
+        // Constant neurons (also with a large or inexact mean, streamed in batches) and duplicates (also rescaled by
+        // 1e-7) are null directions; a small but varying neuron is not.
+        var rng = new Random(22);
+        var (a, b) = SharedLatent(rng, 300, 5, 6, 2, 0.5);
+        var wide = new double[300, 9];
+        for (int i = 0; i < 300; i++)
+        {
+            for (int j = 0; j < 5; j++)
+                wide[i, j] = a[i, j];
+            wide[i, 5] = 0.1;                 // constant, not exactly representable
+            wide[i, 6] = 1e6;                 // constant, large
+            wide[i, 7] = 1e-7 * a[i, 1];      // duplicate of neuron 1, rescaled
+            wide[i, 8] = a[i, 0] + a[i, 3];   // linear combination
+        }
+        var reference = SvccaAnalysis.Compute(a, b, SvccaSettings.Cca);
+        var r = SvccaAnalysis.Compute(wide, b, SvccaSettings.Cca);
+        Assert.Equal(5, r.KeptA);
+        AssertClose(reference.Coefficients, r.Coefficients, 1e-9);
+        using var acc = new SvccaAccumulator(9, 6);
+        for (int start = 0; start < 300; start += 64)
+        {
+            int rows = Math.Min(64, 300 - start);
+            using var ta = ToTensor(wide).narrow(0, start, rows);
+            using var tb = ToTensor(b).narrow(0, start, rows);
+            acc.Add(ta, tb);
+        }
+        var streamed = acc.Compute(SvccaSettings.Cca);
+        Assert.Equal(5, streamed.KeptA);
+        AssertClose(reference.Coefficients, streamed.Coefficients, 1e-9);
+
+        var onlyConstants = new double[300, 2];
+        for (int i = 0; i < 300; i++)
+            (onlyConstants[i, 0], onlyConstants[i, 1]) = (0.1, -7);
+        var ex = Assert.Throws<InvalidOperationException>(() => SvccaAnalysis.Compute(onlyConstants, b, SvccaSettings.Cca));
+        Assert.Contains("no variance", ex.Message);
+    }
+
     [Fact]
     public void BadInputsGiveClearErrors()
     {

@@ -10,20 +10,23 @@ using static TorchSharp.torch;
 namespace Components.Trainers.Nngp;
 
 /// <summary>
-/// The trained state shared by both NNGP models: the training features (raw, as loaded), the kernel, the prepared
-/// training input, the posterior weights and (for variances) the factor. Predicts means and variances for a batch
-/// of rows; thread-safe (nothing is mutated after construction).
+/// The trained state of an NNGP Gaussian process, shared by the classifier and the regressor (the <c>Model</c> of
+/// their prediction transformers): the training features (raw, as loaded), the kernel and its hyperparameters, the
+/// prepared training input, the posterior weights α = C⁻¹Y, the factorisation of C = K + λI (kept for variances) and
+/// the fitted output scale σ̂². Immutable and thread-safe (nothing is mutated after construction); owned and
+/// disposed by the transformer.
 /// </summary>
-internal sealed class NngpPredictor : IDisposable
+public sealed class NngpModelParameters : IDisposable
 {
     private readonly Tensor _features;          // [n, d] float32, CPU: what is saved
     private readonly NngpKernel _kernel;
     private readonly NngpPreparedInput _train;
     private readonly NngpPosterior _posterior;
 
-    internal NngpPredictor(Tensor features, NngpArchitecture architecture, NngpKernelOptions kernelOptions, NngpKernelKind kind,
-        double regularizer, NngpPosterior posterior, NngpKernel? kernel = null, NngpPreparedInput? train = null)
+    internal NngpModelParameters(Tensor features, NngpArchitecture architecture, NngpKernelOptions kernelOptions, NngpKernelKind kind,
+        double regularizer, NngpPosterior posterior, double outputScale, NngpKernel? kernel = null, NngpPreparedInput? train = null)
     {
+        OutputScale = outputScale;
         _features = features;
         Architecture = architecture;
         KernelKind = kind;
@@ -31,31 +34,61 @@ internal sealed class NngpPredictor : IDisposable
         _posterior = posterior;
         _kernel = kernel ?? new NngpKernel(architecture, kernelOptions);
         _train = train ?? _kernel.Prepare(features);
-        Rows = (int)features.shape[0];
+        TrainingRows = (int)features.shape[0];
         Features = (int)features.shape[1];
         Outputs = (int)posterior.Alpha.shape[1];
     }
 
+    /// <summary>The architecture whose kernel the GP uses (the selected one after a search).</summary>
     public NngpArchitecture Architecture { get; }
 
+    /// <summary>NNGP kernel or NTK.</summary>
     public NngpKernelKind KernelKind { get; }
 
+    /// <summary>Trace-scaled regulariser ε used (the selected one after a search).</summary>
     public double Regularizer { get; }
 
-    public int Rows { get; }
+    /// <summary>Number of training rows the GP conditions on.</summary>
+    public int TrainingRows { get; }
 
+    /// <summary>Length of the feature vector.</summary>
     public int Features { get; }
 
+    /// <summary>Target columns: the number of classes, or 1 for regression.</summary>
     public int Outputs { get; }
 
-    public NngpPosterior Posterior => _posterior;
+    /// <summary>How the training kernel was factorised.</summary>
+    public NngpFactorKind FactorKind => _posterior.Kind;
 
-    public NngpKernel Kernel => _kernel;
+    /// <summary>Relative jitter of the successful Cholesky factorisation (times tr(K)/n); NaN for the eigendecomposition fallback.</summary>
+    public double Jitter => _posterior.Jitter;
 
+    /// <summary>True when the factor was kept, so that variances can be predicted.</summary>
     public bool HasVariance => _posterior.Factor is not null;
 
-    /// <summary>Fills <paramref name="mean"/> (rows × outputs) and, if not empty, <paramref name="variance"/> (rows).</summary>
-    public void Predict(ReadOnlySpan<float> x, int rows, Span<float> mean, Span<float> variance)
+    /// <summary>
+    /// Maximum-likelihood output scale σ̂² = tr(YᵀC⁻¹Y)/(nk) of the (centred or one-hot − 1/K) targets, the factor that
+    /// puts the variances on the targets' scale (in the units of the kernel as computed, i.e. after any rescaling);
+    /// NaN for models saved in format 1, whose variances stay on the kernel's scale.
+    /// </summary>
+    public double OutputScale { get; }
+
+    /// <summary>The observation-noise variance the posterior assumed, in kernel units: λ = (ε + jitter)·tr(K)/n (times <see cref="OutputScale"/> on the targets' scale).</summary>
+    public double NoiseVariance => (Regularizer + (double.IsFinite(_posterior.Jitter) ? _posterior.Jitter : 0)) * _posterior.MeanDiagonal;
+
+    /// <summary>False for models saved before the output scale existed (format 1): their outputs keep the old meaning.</summary>
+    internal bool IsCalibrated => !double.IsNaN(OutputScale);
+
+    internal NngpPosterior Posterior => _posterior;
+
+    internal NngpKernel Kernel => _kernel;
+
+    /// <summary>
+    /// Fills <paramref name="mean"/> (rows × outputs) and, if not empty, <paramref name="variance"/> (rows):
+    /// σ̂²·(k** − k*ᵀC⁻¹k*), plus σ̂²·noise when <paramref name="includeNoise"/> (the predictive variance of a new
+    /// observation). Models of format 1 give the latent variance on the kernel's scale, as they did.
+    /// </summary>
+    internal void Predict(ReadOnlySpan<float> x, int rows, Span<float> mean, Span<float> variance, bool includeNoise)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -69,18 +102,27 @@ internal sealed class NngpPredictor : IDisposable
         {
             var prior = KernelKind == NngpKernelKind.Ntk ? p.NtkDiagTensor : p.LayerDiagTensor[Architecture.Depth];
             var v = _posterior.Variance(kStar, prior);
-            if (r.LogScale != 0)
-                v = v * Math.Exp(r.LogScale);
+            if (!IsCalibrated)
+            {
+                if (r.LogScale != 0)
+                    v = v * Math.Exp(r.LogScale);
+            }
+            else
+            {
+                // σ̂² was fitted with the kernel as computed, so any rescaling of the kernel cancels out here.
+                v = (includeNoise ? v + NoiseVariance : v) * OutputScale;
+            }
             TensorData.CopyTo(v, variance);
         }
     }
 
     // *** Binary format (after the model's own header fields) ***
-    // int    version of this block (1)
+    // int    version of this block (2; 1 = without the output scale)
     // int    rows n, int features d, int outputs k
     // int    depth; int nonlinearity kind; double[] nonlinearity parameters; double σ_w²; double σ_b²; bool layer norm
     // int    kernel kind; int integration; int Gauss–Hermite degree; bool rescale; double regulariser
     // int    factor kind; bool has factor; double jitter; double mean diagonal
+    // double output scale σ̂² (version 2 only; a model loaded from version 1 is saved as version 1)
     // streams: Features.bin (float32 n×d), Alpha.bin (float64 n×k), Factor.bin (Cholesky: lower rows, row i holds i+1
     //          values; Eigen: float64 n×n eigenvectors then n eigenvalues)
     internal void Save(ModelSaveWriter w)
@@ -88,8 +130,8 @@ internal sealed class NngpPredictor : IDisposable
         if (!Architecture.Nonlinearity.CanSave)
             throw new InvalidOperationException($"The nonlinearity '{Architecture.Nonlinearity.Name}' is a user delegate and cannot be saved; use a built-in one (ReLU, leaky ReLU, ABReLU, Abs, Erf, Tanh).");
         var bw = w.Writer;
-        bw.Write(1);
-        bw.Write(Rows);
+        bw.Write(IsCalibrated ? 2 : 1);
+        bw.Write(TrainingRows);
         bw.Write(Features);
         bw.Write(Outputs);
         bw.Write(Architecture.Depth);
@@ -107,6 +149,8 @@ internal sealed class NngpPredictor : IDisposable
         bw.Write(HasVariance);
         bw.Write(_posterior.Jitter);
         bw.Write(_posterior.MeanDiagonal);
+        if (IsCalibrated)
+            bw.Write(OutputScale);
         w.SaveBinaryStream("Features.bin", s => WriteTensor(s, _features));
         w.SaveBinaryStream("Alpha.bin", s => WriteTensor(s, _posterior.Alpha));
         if (HasVariance)
@@ -126,9 +170,10 @@ internal sealed class NngpPredictor : IDisposable
         }
     }
 
-    internal static NngpPredictor Load(ModelLoadReader reader, BinaryReader r, IHostEnvironment env, string componentName)
+    internal static NngpModelParameters Load(ModelLoadReader reader, BinaryReader r, IHostEnvironment env, string componentName)
     {
-        BinaryFormat.CheckDecode(r.ReadInt32() == 1, "NNGP block version");
+        int blockVersion = r.ReadInt32();
+        BinaryFormat.CheckDecode(blockVersion is 1 or 2, "NNGP block version");
         int n = r.ReadInt32(), d = r.ReadInt32(), k = r.ReadInt32();
         BinaryFormat.CheckDecode(n > 0 && d > 0 && k > 0, "sizes");
         int depth = r.ReadInt32();
@@ -144,6 +189,8 @@ internal sealed class NngpPredictor : IDisposable
         var factorKind = (NngpFactorKind)r.ReadInt32();
         bool hasFactor = r.ReadBoolean();
         double jitter = r.ReadDouble(), meanDiag = r.ReadDouble();
+        double outputScale = blockVersion >= 2 ? r.ReadDouble() : double.NaN;
+        BinaryFormat.CheckDecode(blockVersion == 1 || (double.IsFinite(outputScale) && outputScale >= 0), "output scale");
         BinaryFormat.CheckDecode(Enum.IsDefined(kernelKind) && Enum.IsDefined(integration) && Enum.IsDefined(factorKind) && Enum.IsDefined(kind), "enumerations");
         NngpArchitecture arch;
         try
@@ -176,7 +223,7 @@ internal sealed class NngpPredictor : IDisposable
         }
         var posterior = new NngpPosterior(alpha!, factor, eigen, factorKind, jitter, meanDiag);
         var options = new NngpKernelOptions { Integration = integration, GaussHermiteDegree = degree, Rescale = rescale, Device = device };
-        return new NngpPredictor(features!, arch, options, kernelKind, reg, posterior);
+        return new NngpModelParameters(features!, arch, options, kernelKind, reg, posterior, outputScale);
     }
 
     private static void WriteTensor(BinaryWriter w, Tensor t)
@@ -246,6 +293,7 @@ internal sealed class NngpPredictor : IDisposable
         return t.to(device).DetachFromDisposeScope();
     }
 
+    /// <summary>Releases the tensors (done by the transformer that owns these parameters).</summary>
     public void Dispose()
     {
         _train.Dispose();
