@@ -78,6 +78,10 @@ public sealed class ComponentContext : IDisposable
         {
             var settings = MlNetShim.GetEnvironmentSettings(env);
             var dev = DeviceResolver.Resolve(device, settings.GpuDeviceId, settings.FallbackToCpu, channel);
+            if (NativeThreading.Outcome == WaitPolicyOutcome.TooLate)
+                channel.Info(MessageSensitivity.None, NativeThreading.Describe());
+            else
+                channel.Trace(MessageSensitivity.None, NativeThreading.Describe());
             return new ComponentContext(host, channel, dev, seed ?? host.Rand.Next(), cancellation);
         }
         catch

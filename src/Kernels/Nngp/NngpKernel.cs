@@ -416,8 +416,14 @@ public sealed class NngpKernel : IDisposable
         return Math.Max(1, Math.Min(t, max));
     }
 
-    /// <summary>Memory the OS reports as available (MemAvailable), or the GC's view of it.</summary>
-    internal static long AvailableMemoryBytes()
+    // Tile sizes are chosen per Compute call (every prediction batch and PredictionEngine row): read /proc/meminfo
+    // at most every 2 s, not per call.
+    private static readonly ExpiringValue<long> s_availableMemory = new(ReadAvailableMemoryBytes, TimeSpan.FromSeconds(2));
+
+    /// <summary>Memory the OS reports as available (MemAvailable), or the GC's view of it; cached for 2 s.</summary>
+    internal static long AvailableMemoryBytes() => s_availableMemory.Get();
+
+    private static long ReadAvailableMemoryBytes()
     {
         try
         {

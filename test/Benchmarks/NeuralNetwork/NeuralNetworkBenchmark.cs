@@ -19,14 +19,14 @@ namespace Components.Benchmarks.NeuralNetwork;
 /// <remarks>
 /// Arguments: <c>--mlp-rows N</c> (default 60000), <c>--cnn-rows N</c> (default 6000), <c>--epochs N</c> (default 3;
 /// the first epoch is reported separately as warm-up), <c>--threads 1,2</c>, <c>--training false</c> (only the
-/// convolution step).
+/// convolution step), <c>--mlp false</c> (only the CNN, with both convolution implementations).
 /// </remarks>
 public static class NeuralNetworkBenchmark
 {
     public static int Run(string[] args)
     {
         int mlpRows = 60000, cnnRows = 6000, epochs = 3;
-        bool training = true;
+        bool training = true, mlp = true;
         int[] threads = [1, 2];
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
@@ -37,6 +37,7 @@ public static class NeuralNetworkBenchmark
                 case "--epochs": epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--threads": threads = args[i + 1].Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--training": training = bool.Parse(args[i + 1]); break;
+                case "--mlp": mlp = bool.Parse(args[i + 1]); break;
                 default: Console.Error.WriteLine($"Unknown option {args[i]}"); return 2;
             }
         }
@@ -50,15 +51,24 @@ public static class NeuralNetworkBenchmark
         foreach (int t in training ? threads : [])
         {
             torch.set_num_threads(t);
-            Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [128], BatchSize = 64 });
-            Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [128], BatchSize = 256 });
-            Measure(ml, full.Train, "CNN conv16-conv32-128-10, Adam", cnnRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options
+            if (mlp)
             {
-                Architecture = NeuralNetworkArchitectureKind.Cnn,
-                ConvolutionChannels = [16, 32],
-                HiddenLayerWidths = [128],
-                BatchSize = 64,
-            });
+                Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [128], BatchSize = 64 });
+                Measure(ml, full.Train, "MLP 784-128-10, Adam", mlpRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options { HiddenLayerWidths = [128], BatchSize = 256 });
+            }
+            // The CNN with the convolution before (unfold + matmul) and now (libtorch conv2d), in the same run.
+            foreach (bool unfold in new[] { true, false })
+            {
+                ImageConvolution.UseUnfold = unfold;
+                Measure(ml, full.Train, $"CNN conv16-conv32-128-10, Adam, {(unfold ? "unfold + matmul (before)" : "conv2d (now)")}", cnnRows, epochs, t, new NeuralNetworkMulticlassTrainer.Options
+                {
+                    Architecture = NeuralNetworkArchitectureKind.Cnn,
+                    ConvolutionChannels = [16, 32],
+                    HiddenLayerWidths = [128],
+                    BatchSize = 64,
+                });
+            }
+            ImageConvolution.UseUnfold = false;
         }
 
         Console.WriteLine();
@@ -71,6 +81,7 @@ public static class NeuralNetworkBenchmark
         options.NumberOfEpochs = epochs;
         options.Seed = 1;
         var data = ml.Data.TakeRows(train, rows);
+        rows = (int)Math.Min(rows, ml.Data.CreateEnumerable<RowCount>(data, reuseRowObject: true).LongCount()); // the embedded subset has 2,000
         var stamps = new List<double>();
         var clock = new Stopwatch();
         void OnLog(object? sender, LoggingEventArgs e)
@@ -138,9 +149,9 @@ public static class NeuralNetworkBenchmark
                     Tensor c1, h;
                     if (im2col)
                     {
-                        c1 = nn.functional.max_pool2d(nn.functional.relu(conv1.forward(xb)), 2);
+                        c1 = nn.functional.max_pool2d(nn.functional.relu(conv1.ForwardUnfold(xb)), 2);
                         c1.retain_grad();
-                        h = nn.functional.max_pool2d(nn.functional.relu(conv2.forward(c1)), 2);
+                        h = nn.functional.max_pool2d(nn.functional.relu(conv2.ForwardUnfold(c1)), 2);
                     }
                     else
                     {
@@ -164,6 +175,10 @@ public static class NeuralNetworkBenchmark
                     $"| {(im2col ? "ImageConvolution (unfold + matmul)" : "libtorch conv2d")} | 1→{channels[0]}→{channels[1]} | {t} | {load} | {times[times.Count / 2]:F1} | {nan} / {steps} |"));
             }
         }
+    }
+
+    private sealed class RowCount
+    {
     }
 
     private static string LoadAverage()

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Components.Trainers.NeuralNetwork;
 
 /// <summary>
-/// Small CNN for single-channel images: per block a 5×5 convolution (zero padding 2, so the side is kept; see <see cref="ImageConvolution"/>), φ and a 2×2
+/// Small CNN for single-channel images: per block a 5×5 convolution (libtorch conv2d, zero padding 2, so the side is kept; see <see cref="ImageConvolution"/>), φ and a 2×2
 /// max-pool (halving the side); then flatten, the fully connected hidden layers with φ, and a linear output layer.
 /// </summary>
 internal sealed class CnnModule : NeuralNetworkModule

@@ -5,18 +5,18 @@ using static TorchSharp.torch;
 namespace Components.Trainers.NeuralNetwork;
 
 /// <summary>
-/// A square 2-D convolution with "same" zero padding (odd kernel, stride 1), computed as im2col (<c>unfold</c>) and
-/// one matrix product. Parameters have <c>nn.Conv2d</c>'s layout and names (<c>weight</c> [out, in, k, k],
-/// <c>bias</c> [out]).
+/// A square 2-D convolution with "same" zero padding (odd kernel, stride 1), computed by libtorch's <c>conv2d</c>.
+/// Parameters have <c>nn.Conv2d</c>'s layout and names (<c>weight</c> [out, in, k, k], <c>bias</c> [out]).
 /// </summary>
 /// <remarks>
-/// Why not <c>nn.Conv2d</c>: with the libtorch 2.10 CPU build shipped in TorchSharp-cpu 0.107.0, the input gradient of
-/// <c>conv2d</c> contains NaN at random for small channel counts (measured on a 2-core Debian 12 machine: 20–22 of 40
-/// backward passes of an isolated 4→8-channel 5×5 convolution, 39 of 40 training steps of a 1→4→8 network at two
-/// threads; see docs/benchmarks.md), which makes training diverge. The forward pass is correct. <c>unfold</c> +
-/// <c>matmul</c> has a correct backward pass at the price of speed (3–15× slower per step); the tests compare its
-/// forward pass with <c>conv2d</c>. A custom autograd function (conv2d forward, hand-written backward) was rejected:
-/// an exception in a TorchSharp custom backward terminates the process.
+/// An earlier build computed every convolution as im2col (<c>unfold</c>) + one matrix product because <c>conv2d</c>'s
+/// input gradient had been seen to contain NaN on this machine. The minimal reproduction
+/// (<c>conv-nan</c> benchmark runner: threads 1 and 2, float32 through oneDNN and with oneDNN switched off, float64
+/// through slow_conv2d, contiguous and strided output gradients, memory filled with NaN or 1e30 before each step) and
+/// the same computation in PyTorch 1.13 found no NaN and agreement with a float64 reference to 4e-6, and the
+/// benchmark that reported it gives 0 of 40 now (docs/trainers/neural-network.md, "Convolutions"). The im2col path
+/// stays as the independent reference the tests compare with (<see cref="ForwardUnfold"/>) and as the
+/// benchmark's "before" (<see cref="UseUnfold"/>); it is 3–15× slower.
 /// </remarks>
 internal sealed class ImageConvolution : nn.Module<Tensor, Tensor>
 {
@@ -43,8 +43,23 @@ internal sealed class ImageConvolution : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Benchmarks only: compute with <see cref="ForwardUnfold"/> instead of <c>conv2d</c> (the implementation before
+    /// native convolutions), to measure both in one run. Never set by the library.
+    /// </summary>
+    internal static bool UseUnfold { get; set; }
+
     /// <summary>x [B, in, H, W] → [B, out, H, W].</summary>
     public override Tensor forward(Tensor input)
+    {
+        if (UseUnfold)
+            return ForwardUnfold(input);
+        long pad = _kernel / 2;
+        return nn.functional.conv2d(input, weight, bias, padding: [pad, pad]);
+    }
+
+    /// <summary>The same convolution as im2col (<c>unfold</c>) + one matrix product: the independent reference.</summary>
+    internal Tensor ForwardUnfold(Tensor input)
     {
         using var scope = NewDisposeScope();
         long b = input.shape[0], h = input.shape[2], w = input.shape[3];

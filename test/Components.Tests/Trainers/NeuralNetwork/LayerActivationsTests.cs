@@ -103,16 +103,22 @@ public sealed class LayerActivationsTests
         Assert.Equal(4 * 7 * 7, ((Microsoft.ML.Data.VectorDataViewType)output.Schema["conv2"].Type).Size);
         Assert.Equal(5, ((Microsoft.ML.Data.VectorDataViewType)output.Schema["dense"].Type).Size);
 
-        // Reference: libtorch's conv2d (forward passes are correct; only its input gradient is unreliable, see ImageConvolution).
+        // Reference: im2col (unfold + matmul), independent of the module's conv2d.
         using var scope = NewDisposeScope();
         var p = model.Module.named_parameters().ToDictionary(t => t.name, t => t.parameter.detach());
         var x = DataLoading.LoadFeatures(data.Test, "Features").reshape(-1, 1, 28, 28);
-        var c1 = nn.functional.max_pool2d(nn.functional.relu(nn.functional.conv2d(x, p["convs.0.weight"], p["convs.0.bias"], padding: [2, 2])), 2);
-        var c2 = nn.functional.max_pool2d(nn.functional.relu(nn.functional.conv2d(c1, p["convs.1.weight"], p["convs.1.bias"], padding: [2, 2])), 2);
+        var c1 = nn.functional.max_pool2d(nn.functional.relu(UnfoldConvolution(x, p["convs.0.weight"], p["convs.0.bias"])), 2);
+        var c2 = nn.functional.max_pool2d(nn.functional.relu(UnfoldConvolution(c1, p["convs.1.weight"], p["convs.1.bias"])), 2);
         var d = nn.functional.relu(c2.flatten(1).matmul(p["dense.0.weight"].t()) + p["dense.0.bias"]);
         AssertColumn(output, "conv1", c1.flatten(1).to(ScalarType.Float64), 3 * 14 * 14, 1e-5);
         AssertColumn(output, "conv2", c2.flatten(1).to(ScalarType.Float64), 4 * 7 * 7, 1e-5);
         AssertColumn(output, "dense", d.to(ScalarType.Float64), 5, 1e-5);
+    }
+
+    private static Tensor UnfoldConvolution(Tensor x, Tensor w, Tensor b)
+    {
+        var columns = nn.functional.unfold(x, 5, padding: 2);
+        return (w.view(w.shape[0], -1).matmul(columns) + b.view(1, -1, 1)).view(x.shape[0], w.shape[0], x.shape[2], x.shape[3]);
     }
 
     [Fact]
