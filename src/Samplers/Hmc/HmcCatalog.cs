@@ -1,3 +1,4 @@
+using Components.Samplers.Sampling;
 using Components.Core.Runtime;
 using Components.Samplers.Energies;
 
@@ -20,10 +21,10 @@ public static class HmcCatalog
     /// <param name="targetAcceptance">Target acceptance probability of the adaptation.</param>
     /// <example><code language="csharp" source="../../../docs/samples/scripts/Hmc.cs"/></example>
     public static HmcEstimator Hmc(this SamplersCatalog catalog, EnergyFunction energy,
-        string outputColumnName = HmcEstimator.Defaults.OutputColumnName,
-        string initialStateColumnName = HmcEstimator.Defaults.InitialStateColumnName,
-        int transitions = HmcEstimator.Defaults.Transitions,
-        int leapfrogSteps = HmcEstimator.Defaults.LeapfrogSteps,
+        string outputColumnName = SamplerDefaults.OutputColumnName,
+        string initialStateColumnName = SamplerDefaults.InitialStateColumnName,
+        int transitions = SamplerDefaults.Transitions,
+        int leapfrogSteps = SamplerDefaults.LeapfrogSteps,
         double targetAcceptance = HmcEstimator.Defaults.TargetAcceptance)
         => Hmc(catalog, new HmcEstimator.Options
         {

@@ -23,8 +23,7 @@ public sealed partial class HmcEstimator : IEstimator<HmcModel>
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
-        SamplerEstimatorHelpers.CheckCommonOptions(options.Energy, options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName,
-            options.Transitions, options.LeapfrogSteps, options.StepSize, options.Chains, options.LogInterval, options.Device);
+        SamplerEstimatorHelpers.CheckCommonOptions(options);
         Guard.CheckUserArg(options.TargetAcceptance > 0 && options.TargetAcceptance < 1, nameof(options.TargetAcceptance), "Must be in (0, 1).");
         Guard.CheckUserArg(options.AdaptationSteps >= 0, nameof(options.AdaptationSteps), "Must be non-negative.");
         _env = env;

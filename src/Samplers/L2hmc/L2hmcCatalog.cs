@@ -1,3 +1,4 @@
+using Components.Samplers.Sampling;
 using Components.Core.Runtime;
 using Components.Samplers.Energies;
 
@@ -20,10 +21,10 @@ public static class L2hmcCatalog
     /// <param name="trainingSteps">Adam training steps.</param>
     /// <example><code language="csharp" source="../../../docs/samples/scripts/L2hmc.cs"/></example>
     public static L2hmcEstimator L2hmc(this SamplersCatalog catalog, EnergyFunction energy,
-        string outputColumnName = L2hmcEstimator.Defaults.OutputColumnName,
-        string initialStateColumnName = L2hmcEstimator.Defaults.InitialStateColumnName,
-        int transitions = L2hmcEstimator.Defaults.Transitions,
-        int leapfrogSteps = L2hmcEstimator.Defaults.LeapfrogSteps,
+        string outputColumnName = SamplerDefaults.OutputColumnName,
+        string initialStateColumnName = SamplerDefaults.InitialStateColumnName,
+        int transitions = SamplerDefaults.Transitions,
+        int leapfrogSteps = SamplerDefaults.LeapfrogSteps,
         int trainingSteps = L2hmcEstimator.Defaults.TrainingSteps)
         => L2hmc(catalog, new L2hmcEstimator.Options
         {

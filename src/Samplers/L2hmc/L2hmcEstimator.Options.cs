@@ -1,5 +1,4 @@
-using Components.Core.Runtime;
-using Components.Samplers.Energies;
+using Components.Samplers.Sampling;
 
 namespace Components.Samplers.L2hmc;
 
@@ -8,22 +7,14 @@ public sealed partial class L2hmcEstimator
     /// <summary>Default values, in one place.</summary>
     internal static class Defaults
     {
-        public const string InitialStateColumnName = "Features";
-        public const string OutputColumnName = "Sample";
-        public const string AcceptanceColumnName = "AcceptanceRate";
-        public const int Transitions = 10;
-        public const int LeapfrogSteps = 10;
         public const int HiddenUnits = 10;
-        public const double StepSize = 0.1;
         public const bool TrainStepSize = true;
         public const int TrainingSteps = 5000;
-        public const int Chains = 200;
         public const double LearningRate = 1e-3;
         public const double LearningRateDecay = 0.96;
         public const int LearningRateDecaySteps = 1000;
         public const double Scale = 0.1;
         public const double BurnInWeight = 1.0;
-        public const int LogInterval = 100;
         public const double InitialTemperature = 1.0;
         public const int AnnealingSteps = 0;
     }
@@ -33,47 +24,20 @@ public sealed partial class L2hmcEstimator
     /// SCGExperiment.ipynb settings: T = 10 leapfrog steps, ε₀ = 0.1 (trained), networks with 10 hidden units,
     /// 5000 Adam steps on 200 parallel chains with learning rate 1e-3 × 0.96^⌊step/1000⌋, loss scale λ = 0.1 and
     /// burn-in weight 1.
-    /// From <see cref="ComponentOptions"/>: the seed of the masks and initial weights, the training noise, the row
+    /// Shared fields (energy, columns, transitions, leapfrog steps, step size, chains) are on <see cref="SamplerOptions"/>; from <see cref="Core.Runtime.ComponentOptions"/>: the seed of the masks and initial weights, the training noise, the row
     /// mapping and <c>Sample</c> (each its own stream), the device, and the cancellation token (checked every training
     /// step and every sampling transition).
     /// </summary>
-    public sealed class Options : ComponentOptions
+    public sealed class Options : SamplerOptions
     {
-        /// <summary>The target distribution (required). See <see cref="EnergyFunction"/>.</summary>
-        public EnergyFunction? Energy;
-
-        /// <summary>Input column of initial states: known-size Single vector of the energy's dimension. Default <c>Features</c>.</summary>
-        public string InitialStateColumnName = Defaults.InitialStateColumnName;
-
-        /// <summary>Output column: the state after <see cref="Transitions"/> transitions (Single vector). Default <c>Sample</c>.</summary>
-        public string OutputColumnName = Defaults.OutputColumnName;
-
-        /// <summary>Output column: fraction of the row's transitions that were accepted (Single). Default <c>AcceptanceRate</c>.</summary>
-        public string AcceptanceColumnName = Defaults.AcceptanceColumnName;
-
-        /// <summary>Metropolis–Hastings transitions the model applies to each row (one or more). Default 10.</summary>
-        public int Transitions = Defaults.Transitions;
-
-        /// <summary>Augmented leapfrog steps T per transition (= gradient evaluations per transition; one or more). Default 10.</summary>
-        public int LeapfrogSteps = Defaults.LeapfrogSteps;
-
         /// <summary>Width of the two hidden layers of each network (one or more). Default 10.</summary>
         public int HiddenUnits = Defaults.HiddenUnits;
-
-        /// <summary>Initial leapfrog step size ε₀ (positive). Default 0.1.</summary>
-        public double StepSize = Defaults.StepSize;
 
         /// <summary>Whether ε = exp(α) is trained with the networks. Default true.</summary>
         public bool TrainStepSize = Defaults.TrainStepSize;
 
         /// <summary>Adam steps (0 keeps the random initial networks). Default 5000.</summary>
         public int TrainingSteps = Defaults.TrainingSteps;
-
-        /// <summary>
-        /// Parallel chains during training (one or more); the input rows seed them (cycled if fewer rows). The model
-        /// keeps the chains' final states as the start of <see cref="Sampling.SamplerModelBase.Sample"/>. Default 200.
-        /// </summary>
-        public int Chains = Defaults.Chains;
 
         /// <summary>Adam learning rate (positive). Default 1e-3.</summary>
         public double LearningRate = Defaults.LearningRate;
@@ -102,8 +66,5 @@ public sealed partial class L2hmcEstimator
 
         /// <summary>Training steps of the annealing phase (0 or more). Default 0.</summary>
         public int AnnealingSteps = Defaults.AnnealingSteps;
-
-        /// <summary>Training steps between progress lines in the MLContext log (one or more). Default 100.</summary>
-        public int LogInterval = Defaults.LogInterval;
     }
 }

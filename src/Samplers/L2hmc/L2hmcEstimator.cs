@@ -23,8 +23,7 @@ public sealed partial class L2hmcEstimator : IEstimator<L2hmcModel>
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
-        SamplerEstimatorHelpers.CheckCommonOptions(options.Energy, options.InitialStateColumnName, options.OutputColumnName, options.AcceptanceColumnName,
-            options.Transitions, options.LeapfrogSteps, options.StepSize, options.Chains, options.LogInterval, options.Device);
+        SamplerEstimatorHelpers.CheckCommonOptions(options);
         Guard.CheckUserArg(options.HiddenUnits >= 1, nameof(options.HiddenUnits), "Must be at least 1.");
         Guard.CheckUserArg(options.TrainingSteps >= 0, nameof(options.TrainingSteps), "Must be non-negative.");
         Guard.CheckUserArg(options.LearningRate > 0 && double.IsFinite(options.LearningRate), nameof(options.LearningRate), "Must be positive and finite.");

@@ -24,8 +24,8 @@ public sealed class L2hmcSampler : IDisposable
     /// <param name="hiddenUnits">Hidden width of the networks.</param>
     /// <param name="stepSize">Initial ε.</param>
     /// <param name="trainStepSize">Whether ε is trained.</param>
-    public L2hmcSampler(EnergyFunction energy, Generator generator, int leapfrogSteps = L2hmcEstimator.Defaults.LeapfrogSteps,
-        int hiddenUnits = L2hmcEstimator.Defaults.HiddenUnits, double stepSize = L2hmcEstimator.Defaults.StepSize,
+    public L2hmcSampler(EnergyFunction energy, Generator generator, int leapfrogSteps = SamplerDefaults.LeapfrogSteps,
+        int hiddenUnits = L2hmcEstimator.Defaults.HiddenUnits, double stepSize = SamplerDefaults.StepSize,
         bool trainStepSize = L2hmcEstimator.Defaults.TrainStepSize)
     {
         ArgumentNullException.ThrowIfNull(energy);
@@ -91,7 +91,7 @@ public sealed class L2hmcSampler : IDisposable
     public (Tensor FinalStates, IReadOnlyList<L2hmcProgress> History) Train(Tensor initialStates, int steps, Generator generator,
         double learningRate = L2hmcEstimator.Defaults.LearningRate, double decay = L2hmcEstimator.Defaults.LearningRateDecay,
         int decaySteps = L2hmcEstimator.Defaults.LearningRateDecaySteps, double scale = L2hmcEstimator.Defaults.Scale,
-        double burnInWeight = L2hmcEstimator.Defaults.BurnInWeight, int logInterval = L2hmcEstimator.Defaults.LogInterval,
+        double burnInWeight = L2hmcEstimator.Defaults.BurnInWeight, int logInterval = SamplerDefaults.LogInterval,
         Action<L2hmcProgress>? progress = null, CancellationToken cancellation = default, double initialTemperature = 1, int annealingSteps = 0)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

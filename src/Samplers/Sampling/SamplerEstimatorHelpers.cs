@@ -14,18 +14,17 @@ internal static class SamplerEstimatorHelpers
     public const string InitialStateRole = "initial state";
 
     /// <summary>Validates the options HMC and L2HMC share (messages name the option).</summary>
-    public static void CheckCommonOptions(EnergyFunction? energy, string input, string output, string acceptance, int transitions,
-        int leapfrogSteps, double stepSize, int chains, int logInterval, string? device)
+    public static void CheckCommonOptions(SamplerOptions o)
     {
-        Guard.CheckUserArg(energy is not null, "Energy", "An energy function is required.");
-        CheckColumnNames(input, output, acceptance);
-        Guard.CheckUserArg(transitions >= 1, "Transitions", "Must be at least 1.");
-        Guard.CheckUserArg(leapfrogSteps >= 1, "LeapfrogSteps", "Must be at least 1.");
-        Guard.CheckUserArg(stepSize > 0 && double.IsFinite(stepSize), "StepSize", "Must be positive and finite.");
-        Guard.CheckUserArg(chains >= 1, "Chains", "Must be at least 1.");
-        Guard.CheckUserArg(logInterval >= 1, "LogInterval", "Must be at least 1.");
-        if (device is not null)
-            DeviceResolver.Parse(device);
+        Guard.CheckUserArg(o.Energy is not null, nameof(o.Energy), "An energy function is required.");
+        CheckColumnNames(o.InitialStateColumnName, o.OutputColumnName, o.AcceptanceColumnName);
+        Guard.CheckUserArg(o.Transitions >= 1, nameof(o.Transitions), "Must be at least 1.");
+        Guard.CheckUserArg(o.LeapfrogSteps >= 1, nameof(o.LeapfrogSteps), "Must be at least 1.");
+        Guard.CheckUserArg(o.StepSize > 0 && double.IsFinite(o.StepSize), nameof(o.StepSize), "Must be positive and finite.");
+        Guard.CheckUserArg(o.Chains >= 1, nameof(o.Chains), "Must be at least 1.");
+        Guard.CheckUserArg(o.LogInterval >= 1, nameof(o.LogInterval), "Must be at least 1.");
+        if (o.Device is not null)
+            DeviceResolver.Parse(o.Device);
     }
 
     public static void CheckColumnNames(string input, string output, string acceptance)

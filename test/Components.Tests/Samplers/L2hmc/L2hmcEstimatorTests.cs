@@ -1,3 +1,4 @@
+using Components.Samplers.Sampling;
 using Components.Core;
 using Components.Samplers;
 using Components.Samplers.Energies;
@@ -61,9 +62,9 @@ public sealed class L2hmcEstimatorTests
             transitions: 3, leapfrogSteps: 4, trainingSteps: 0).Fit(data);
         Assert.Equal(3, model.Transitions);
         Assert.Equal(4, model.LeapfrogSteps);
-        Assert.Equal(L2hmcEstimator.Defaults.Chains, model.Chains);
+        Assert.Equal(SamplerDefaults.Chains, model.Chains);
         Assert.Equal(L2hmcEstimator.Defaults.HiddenUnits, model.Sampler.HiddenUnits);
-        Assert.Equal(L2hmcEstimator.Defaults.StepSize, model.StepSize, 6);   // untrained: the initial ε
+        Assert.Equal(SamplerDefaults.StepSize, model.StepSize, 6);   // untrained: the initial ε
         var end = EstimatorHarness.ReadColumn(model.Transform(data), "End");
         Assert.Equal(2, end.Count);
         Assert.All(end, e => Assert.Equal(2, e.Length));
