@@ -72,6 +72,9 @@ internal sealed class RowStorage : IDisposable
         return MemoryMarshal.Cast<byte, float>(bytes);
     }
 
+    /// <summary>The span of the block last handed out by <see cref="Block"/>.</summary>
+    public Span<float> Current => _array is not null ? _array.AsSpan() : MemoryMarshal.Cast<byte, float>(_view!.bytes);
+
     /// <summary>Rows per block of a native tensor: as many whole rows of d values as fit in a block (at least one).</summary>
     internal static long BlockRowsFor(int d, StorageLimits limits) => Math.Max(1, limits.MaxBlockBytes / (sizeof(float) * (long)d));
 

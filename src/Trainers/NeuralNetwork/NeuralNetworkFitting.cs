@@ -58,10 +58,10 @@ internal static class NeuralNetworkFitting
     }
 
     /// <summary>
-    /// Loads the feature column; for a CNN, checks that it holds ImageHeight × ImageWidth pixels and, when the column
-    /// carries an <see cref="ImageShape"/>, that it is 1 × ImageHeight × ImageWidth.
+    /// Checks the feature column; for a CNN, that it holds ImageHeight × ImageWidth pixels and, when the column
+    /// carries an <see cref="ImageShape"/>, that it is 1 × ImageHeight × ImageWidth. Returns its size.
     /// </summary>
-    public static Tensor LoadFeatures(IDataView data, NeuralNetworkOptions o, string role, int? expectedSize, CancellationToken ct)
+    public static int CheckFeatures(IDataView data, NeuralNetworkOptions o, string role, int? expectedSize)
     {
         int size = ColumnRules.CheckVector(data.Schema, role, o.FeatureColumnName, expectedSize);
         if (o.Architecture == NeuralNetworkArchitectureKind.Cnn && size != o.ImageHeight * o.ImageWidth)
@@ -77,7 +77,7 @@ internal static class NeuralNetworkFitting
             throw Guard.ExceptSchemaMismatch(role, o.FeatureColumnName,
                 $"1×{o.ImageHeight}×{o.ImageWidth} images (the CNN's ImageHeight × ImageWidth, one channel)", $"images of {shape}");
         }
-        return DataLoading.LoadFeatures(data, o.FeatureColumnName, role, rejectNonFinite: true, ct);
+        return size;
     }
 
     /// <summary>

@@ -84,12 +84,13 @@ public sealed partial class NeuralNetworkMulticlassTrainer : ITrainerEstimator<N
         Tensor? x = null, y = null, xv = null, yv = null;
         try
         {
-            x = NeuralNetworkFitting.LoadFeatures(input, o, "feature", null, ctx.Cancellation);
-            (y, var classNames) = DataLoading.LoadKeyLabels(input, o.LabelColumnName, ctx.Cancellation);
+            NeuralNetworkFitting.CheckFeatures(input, o, "feature", null);
+            (x, y, var classNames) = DataLoading.LoadFeaturesAndKeyLabels(input, o.FeatureColumnName, o.LabelColumnName, cancellation: ctx.Cancellation);
             if (o.ValidationSet is { } validation)
             {
-                xv = NeuralNetworkFitting.LoadFeatures(validation, o, "validation feature", d, ctx.Cancellation);
-                (yv, _) = DataLoading.LoadKeyLabels(validation, o.LabelColumnName, ctx.Cancellation);
+                NeuralNetworkFitting.CheckFeatures(validation, o, "validation feature", d);
+                (xv, yv, _) = DataLoading.LoadFeaturesAndKeyLabels(validation, o.FeatureColumnName, o.LabelColumnName,
+                    "validation feature", "validation label", d, ctx.Cancellation);
             }
             else if (o.ValidationFraction > 0)
             {

@@ -79,12 +79,13 @@ public sealed partial class NeuralNetworkRegressionTrainer : ITrainerEstimator<N
         Tensor? x = null, y = null, xv = null, yv = null;
         try
         {
-            x = NeuralNetworkFitting.LoadFeatures(input, o, "feature", null, ctx.Cancellation);
-            y = DataLoading.LoadSingle(input, o.LabelColumnName, "label", ctx.Cancellation);
+            NeuralNetworkFitting.CheckFeatures(input, o, "feature", null);
+            (x, y) = DataLoading.LoadFeaturesAndSingle(input, o.FeatureColumnName, o.LabelColumnName, cancellation: ctx.Cancellation);
             if (o.ValidationSet is { } validation)
             {
-                xv = NeuralNetworkFitting.LoadFeatures(validation, o, "validation feature", d, ctx.Cancellation);
-                yv = DataLoading.LoadSingle(validation, o.LabelColumnName, "validation label", ctx.Cancellation);
+                NeuralNetworkFitting.CheckFeatures(validation, o, "validation feature", d);
+                (xv, yv) = DataLoading.LoadFeaturesAndSingle(validation, o.FeatureColumnName, o.LabelColumnName,
+                    "validation feature", "validation label", d, ctx.Cancellation);
             }
             else if (o.ValidationFraction > 0)
             {

@@ -63,15 +63,14 @@ public sealed class NngpMulticlassTrainer : ITrainerEstimator<NngpMulticlassMode
         ColumnRules.CheckVector(input.Schema, "feature", o.FeatureColumnName);
         ColumnRules.CheckKey(input.Schema, "label", o.LabelColumnName);
         using var ctx = ComponentContext.Create(_env, nameof(NngpMulticlassTrainer), o.Seed, o.Device, o.CancellationToken);
-        var x = DataLoading.LoadFeatures(input, o.FeatureColumnName, cancellation: o.CancellationToken).DetachFromDisposeScope();
+        var (x, labels, names) = DataLoading.LoadFeaturesAndKeyLabels(input, o.FeatureColumnName, o.LabelColumnName, cancellation: o.CancellationToken);
+        x.DetachFromDisposeScope();
+        labels.DetachFromDisposeScope();
         try
         {
-            var (labels, names) = DataLoading.LoadKeyLabels(input, o.LabelColumnName, o.CancellationToken);
             Tensor y;
             using (labels)
             {
-                if (labels.shape[0] != x.shape[0])
-                    throw new InvalidOperationException($"Column '{o.LabelColumnName}' has {labels.shape[0]} rows, column '{o.FeatureColumnName}' {x.shape[0]}.");
                 using var scope = torch.NewDisposeScope();
                 int k = names.Length;
                 y = (torch.nn.functional.one_hot(labels, k).to(ScalarType.Float64) - 1.0 / k).to(ctx.Device).DetachFromDisposeScope();

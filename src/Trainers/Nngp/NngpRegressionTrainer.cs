@@ -53,15 +53,15 @@ public sealed class NngpRegressionTrainer : ITrainerEstimator<NngpRegressionMode
         ColumnRules.CheckVector(input.Schema, "feature", o.FeatureColumnName);
         ColumnRules.CheckSingle(input.Schema, "label", o.LabelColumnName);
         using var ctx = ComponentContext.Create(_env, nameof(NngpRegressionTrainer), o.Seed, o.Device, o.CancellationToken);
-        var x = DataLoading.LoadFeatures(input, o.FeatureColumnName, cancellation: o.CancellationToken).DetachFromDisposeScope();
+        var (x, labels) = DataLoading.LoadFeaturesAndSingle(input, o.FeatureColumnName, o.LabelColumnName, cancellation: o.CancellationToken);
+        x.DetachFromDisposeScope();
+        labels.DetachFromDisposeScope();
         try
         {
             Tensor y;
             double mean;
-            using (var labels = DataLoading.LoadSingle(input, o.LabelColumnName, cancellation: o.CancellationToken))
+            using (labels)
             {
-                if (labels.shape[0] != x.shape[0])
-                    throw new InvalidOperationException($"Column '{o.LabelColumnName}' has {labels.shape[0]} rows, column '{o.FeatureColumnName}' {x.shape[0]}.");
                 using var scope = torch.NewDisposeScope();
                 var l64 = labels.to(ScalarType.Float64);
                 mean = l64.mean().item<double>();

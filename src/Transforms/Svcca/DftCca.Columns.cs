@@ -13,7 +13,7 @@ public static partial class DftCca
     /// <c>ml.Transforms.LayerActivations</c>: each column's <see cref="ImageShape"/> annotation says how its vectors
     /// are laid out (CHW — a CNN layer flattened from NCHW — or HWC), and the rows are reshaped to the
     /// [N, H, W, C] tensors of <see cref="Compute(Tensor, Tensor, SvccaSettings?)"/> accordingly. Both columns are
-    /// read in one pass each.
+    /// read in one pass of one cursor.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing, not a Single vector, or carries no image shape.</exception>
     public static DftCcaResult Compute(IDataView data, string columnA, string columnB, SvccaSettings? settings = null, CancellationToken cancellation = default)
@@ -22,8 +22,9 @@ public static partial class DftCca
         var shapeA = ImageShape.Require(data.Schema, columnA, "activation");
         var shapeB = ImageShape.Require(data.Schema, columnB, "activation");
         using var scope = torch.NewDisposeScope();
-        var a = ToNhwc(DataLoading.LoadFeatures(data, columnA, "activation", true, cancellation), shapeA);
-        var b = ToNhwc(DataLoading.LoadFeatures(data, columnB, "activation", true, cancellation), shapeB);
+        var ab = DataLoading.LoadVectors(data, [columnA, columnB], "activation", cancellation);
+        var a = ToNhwc(ab[0], shapeA);
+        var b = ToNhwc(ab[1], shapeB);
         return Compute(a, b, settings);
     }
 

@@ -13,10 +13,12 @@ public sealed class BulkLoadingTests
         public float[] Features { get; set; } = [];
 
         public string Label { get; set; } = "";
+
+        public float Target { get; set; }
     }
 
     private static Row[] Rows(int n) => Enumerable.Range(0, n)
-        .Select(i => new Row { Features = Enumerable.Range(0, 5).Select(j => i * 10f + j).ToArray(), Label = (i % 3).ToString() })
+        .Select(i => new Row { Features = Enumerable.Range(0, 5).Select(j => i * 10f + j).ToArray(), Label = (i % 3).ToString(), Target = 0.5f * i - 3 })
         .ToArray();
 
     private static void AssertRows(torch.Tensor t, int n)
@@ -103,5 +105,104 @@ public sealed class BulkLoadingTests
             using var doubled = t.mul(2); // usable by torch ops
             Assert.Equal(2 * (6 * 10f + 4), doubled[6, 4].item<float>());
         }
+    }
+
+    private static IDataView Keyed(MLContext ml, Row[] rows)
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        return ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FeaturesAndKeyLabelsLoadInOnePassAsTheTwoLoadersDo(bool unknownCount)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Keyed(ml, Rows(4100 + 17));
+        var source = new CountingDataView(data, readOnce: true, reportedRows: unknownCount ? () => null : null);
+        var (x, y, names) = DataLoading.LoadFeaturesAndKeyLabels(source, "Features", "Label");
+        using (x)
+        using (y)
+        {
+            Assert.Equal(1, source.Cursors);
+            AssertRows(x, 4117);
+            Assert.Equal(["0", "1", "2"], names); // keys in order of first appearance: row i has class i % 3
+            Assert.Equal(Enumerable.Range(0, 4117).Select(i => (long)(i % 3)).ToArray(), y.data<long>().ToArray());
+            using var x2 = DataLoading.LoadFeatures(data, "Features");
+            var (y2, names2) = DataLoading.LoadKeyLabels(data, "Label");
+            using (y2)
+            {
+                Assert.Equal(TensorData.ToSingleArray(x2), TensorData.ToSingleArray(x));
+                Assert.Equal(y2.data<long>().ToArray(), y.data<long>().ToArray());
+                Assert.Equal(names2, names);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FeaturesAndSingleLabelsLoadInOnePassAsTheTwoLoadersDo(bool unknownCount)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Rows(4100 + 17));
+        var source = new CountingDataView(data, readOnce: true, reportedRows: unknownCount ? () => null : null);
+        var (x, y) = DataLoading.LoadFeaturesAndSingle(source, "Features", "Target");
+        using (x)
+        using (y)
+        {
+            Assert.Equal(1, source.Cursors);
+            AssertRows(x, 4117);
+            Assert.Equal(new long[] { 4117 }, y.shape);
+            Assert.Equal(Enumerable.Range(0, 4117).Select(i => 0.5f * i - 3).ToArray(), TensorData.ToSingleArray(y));
+            using var y2 = DataLoading.LoadSingle(data, "Target");
+            Assert.Equal(TensorData.ToSingleArray(y2), TensorData.ToSingleArray(y));
+        }
+    }
+
+    [Fact]
+    public void SeveralVectorColumnsLoadInOnePass()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.CopyColumns("Copy", "Features").Fit(ml.Data.LoadFromEnumerable(Rows(9))).Transform(ml.Data.LoadFromEnumerable(Rows(9)));
+        var source = new CountingDataView(data, readOnce: true);
+        var t = DataLoading.LoadVectors(source, ["Features", "Copy"]);
+        using (t[0])
+        using (t[1])
+        {
+            Assert.Equal(1, source.Cursors);
+            AssertRows(t[0], 9);
+            AssertRows(t[1], 9);
+        }
+    }
+
+    [Theory]
+    [InlineData(3, float.NaN, "Column 'Target', row 3: value is NaN (label must be finite).")]
+    [InlineData(4, float.PositiveInfinity, "Column 'Target', row 4: value is ∞ (label must be finite).")]
+    public void BadSingleLabelIsNamedByColumnAndRow(int row, float value, string message)
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(8);
+        rows[row].Target = value;
+        rows[6].Features[2] = float.NaN; // a later bad feature: the first bad row is reported
+        var ex = Assert.Throws<InvalidOperationException>(() => DataLoading.LoadFeaturesAndSingle(ml.Data.LoadFromEnumerable(rows), "Features", "Target"));
+        Assert.Equal(message.Replace("∞", float.PositiveInfinity.ToString()), ex.Message);
+    }
+
+    [Fact]
+    public void BadFeatureAndMissingKeyAreNamedByColumnAndRow()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Rows(8);
+        rows[2].Features[1] = float.NaN;
+        var ex = Assert.Throws<InvalidOperationException>(() => DataLoading.LoadFeaturesAndKeyLabels(Keyed(ml, rows), "Features", "Label"));
+        Assert.Equal("Column 'Features', row 2: slot 1 is NaN (features must be finite).", ex.Message);
+
+        var data = ml.Data.LoadFromEnumerable(Rows(8));
+        var keys = ml.Data.LoadFromEnumerable(new[] { new { Label = "0" }, new { Label = "1" } }); // class "2" (rows 2, 5) maps to the missing key
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label", keyData: keys).Fit(data).Transform(data);
+        ex = Assert.Throws<InvalidOperationException>(() => DataLoading.LoadFeaturesAndKeyLabels(keyed, "Features", "Label"));
+        Assert.Equal("Column 'Label', row 2: missing label (key value 0).", ex.Message);
     }
 }
