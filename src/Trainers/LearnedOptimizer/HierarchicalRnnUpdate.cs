@@ -10,7 +10,8 @@ internal sealed record HierarchicalRnnStepResult(Tensor?[] Updates, Hierarchical
 /// The hierarchical RNN update rule (Wichrowska et al. 2017) as a pure, differentiable function of
 /// (meta-parameters, gradients, state): no in-place writes, no no_grad, so a meta-trainer can backpropagate through
 /// unrolls of it. <see cref="HierarchicalRnnOptimizer"/> calls it under no_grad. The math is in
-/// docs/trainers/learned-optimizer.md; the places where the paper and the reference code disagree are marked "Follows".
+/// docs/trainers/learned-optimizer.md; where the paper and the reference code differ, comments say which we follow (the
+/// reference code, throughout) and the docs' table lists every such place.
 /// </summary>
 internal static class HierarchicalRnnUpdate
 {

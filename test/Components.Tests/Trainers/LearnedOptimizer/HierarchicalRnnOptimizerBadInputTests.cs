@@ -63,6 +63,8 @@ public sealed class HierarchicalRnnOptimizerBadInputTests : IDisposable
         using var meta = HierarchicalRnnMetaParameters.CreateInitial(seed: 12);
         meta.Save(path);
         using var loaded = HierarchicalRnnMetaParameters.Load(path);
+        // 8 349 meta-parameters at the default shape, counted by hand in docs/trainers/learned-optimizer.md.
+        Assert.Equal(8349, meta.parameters().Sum(p => p.numel()));
         var a = meta.named_parameters().ToList();
         var b = loaded.named_parameters().ToList();
         Assert.Equal(a.Select(p => p.name), b.Select(p => p.name));
