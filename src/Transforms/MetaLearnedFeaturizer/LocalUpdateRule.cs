@@ -133,7 +133,10 @@ public sealed class LocalUpdateRule : nn.Module
     }
 
     /// <summary>Each column (receptive field of one output unit) scaled to RMS 1.</summary>
-    internal static Tensor ColumnNormalise(Tensor t) => t / (t.pow(2).mean([0], keepdim: true) + Eps).sqrt();
+    internal static Tensor ColumnNormalise(Tensor t) => t / (t.pow(2).mean([0], keepdim: true) + NormEps).sqrt();
+
+    /// <summary>Guards the per-receptive-field normalisation against an all-zero column only (a zero column stays zero).</summary>
+    private const double NormEps = 1e-12;
 
     private static Tensor RmsNormalise(Tensor d) => d / (d.pow(2).mean([1, 2], keepdim: true) + Eps).sqrt();
 
