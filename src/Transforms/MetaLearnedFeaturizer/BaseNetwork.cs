@@ -22,7 +22,7 @@ public enum BaseActivation
 public sealed class BaseNetworkState : IDisposable
 {
     /// <summary>Random purpose of the initial forward/backward weights.</summary>
-    public const string InitPurpose = "MetaLearnedFeaturizer.BaseInit";
+    public const string InitPurpose = "meta-learned-featurizer.base-init";
 
     internal BaseNetworkState(int[] widths, BaseActivation activation, Tensor[] w, Tensor[] b, Tensor[] back)
     {

@@ -25,7 +25,7 @@ public sealed record RuleUpdate(Tensor[] DeltaW, Tensor[] DeltaBias);
 public sealed class LocalUpdateRule : nn.Module
 {
     /// <summary>Random purpose of the rule's initialisation.</summary>
-    public const string InitPurpose = "MetaLearnedFeaturizer.RuleInit";
+    public const string InitPurpose = "meta-learned-featurizer.rule-init";
 
     /// <summary>Number of ΔW terms merged: Hebbian, 0-order readout, rbf, 1st-order, decorrelation, large decay, base.</summary>
     public const int TermCount = 7;
