@@ -108,7 +108,8 @@ public sealed class LocalUpdateRule : nn.Module
     }
 
     /// <summary>The seven ΔW terms, each normalised per receptive field (column), merged, stripped of any length-shrinking
-    /// component, normalised again, then decayed by w / DecayDivisor.</summary>
+    /// component, normalised again (a column with nothing left, e.g. a one-input column that pointed against w, is zero),
+    /// then decayed by w / DecayDivisor.</summary>
     internal Tensor WeightChange(Tensor w, Tensor lower, Tensor upper, Tensor readLower, Tensor readUpper, long batch)
     {
         var r = einsum("bic,bjc->ij", readLower, readUpper) / batch;
@@ -127,8 +128,13 @@ public sealed class LocalUpdateRule : nn.Module
             merged = merged + merge[k] * ColumnNormalise(terms[k]);
         merged = merged / TermCount;
         // Remove the component that would shrink each column along w (ΔW is a change direction: W ← W + lr·ΔW).
-        var ip = nn.functional.relu(-(merged * w).sum([0], keepdim: true)) / (w.pow(2).sum([0], keepdim: true) + Eps);
-        merged = ColumnNormalise(merged + ip * w);
+        // A column that pointed entirely against w has nothing left (up to rounding): it becomes zero, not amplified rounding noise.
+        var wNorm2 = w.pow(2).sum([0], keepdim: true);
+        var ip = nn.functional.relu(-(merged * w).sum([0], keepdim: true)) / where(wNorm2 > 0, wNorm2, ones_like(wNorm2));
+        var before = merged.pow(2).sum([0], keepdim: true);
+        merged = merged + ip * w;
+        var left = merged.pow(2).sum([0], keepdim: true) > before * 1e-10;
+        merged = where(left, ColumnNormalise(merged), zeros_like(merged));
         return merged - w / Options.DecayDivisor;
     }
 
