@@ -26,7 +26,14 @@ public static class TrajectoryTransitions
             throw new ArgumentOutOfRangeException(nameof(points), points, "Sample the trajectory at 2 or more points.");
         if (!anchors.isfinite().all().item<bool>())
             throw new ArgumentException("The anchor points contain NaN or infinite values.", nameof(anchors));
-        int p = (int)anchors.shape[0];
+        using var scope = NewDisposeScope();
+        var weights = TrajectoryWeights((int)anchors.shape[0], points, anchors.dtype, anchors.device);
+        return weights.matmul(anchors).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Interpolation weights [points, P]: sample m of the closed trajectory is Σ_j w[m, j] anchor_j.</summary>
+    internal static Tensor TrajectoryWeights(int p, int points, ScalarType dtype, Device device)
+    {
         int harmonics = (p - 1) / 2;
         var w = new double[points * p];
         for (int m = 0; m < points; m++)
@@ -42,9 +49,15 @@ public static class TrajectoryTransitions
                 w[m * p + j] = s / p;
             }
         }
-        using var scope = NewDisposeScope();
-        var weights = tensor(w, [points, p], ScalarType.Float64).to(anchors.dtype).to(anchors.device);
-        return weights.matmul(anchors).MoveToOuterDisposeScope();
+        return tensor(w, [points, p], ScalarType.Float64).to(dtype).to(device);
+    }
+
+    /// <summary>Checks that <paramref name="arch"/> is a fully connected ReLU network with a hidden layer.</summary>
+    /// <exception cref="ArgumentException">It is not.</exception>
+    internal static void CheckReluMlp(NeuralNetworkArchitecture arch, string paramName)
+    {
+        if (arch.Activation != NeuralNetworkActivation.Relu || arch.Kind == NeuralNetworkArchitectureKind.Cnn || arch.LayerCount < 2)
+            throw new ArgumentException($"Transitions count ReLU activation patterns: the network must be a fully connected ReLU network with a hidden layer, got {arch} ({arch.Activation}).", paramName);
     }
 
     /// <summary>
@@ -57,8 +70,7 @@ public static class TrajectoryTransitions
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(x);
         var arch = module.Architecture;
-        if (arch.Activation != NeuralNetworkActivation.Relu || arch.Kind == NeuralNetworkArchitectureKind.Cnn || arch.LayerCount < 2)
-            throw new ArgumentException($"Transitions count ReLU activation patterns: the network must be a fully connected ReLU network with a hidden layer, got {arch} ({arch.Activation}).", nameof(module));
+        CheckReluMlp(arch, nameof(module));
         if (x.dim() != 2 || x.shape[1] != arch.InputSize)
             throw new ArgumentException($"Expected points of shape [n, {arch.InputSize}], got [{string.Join(", ", x.shape)}].", nameof(x));
         if (!x.isfinite().all().item<bool>())
@@ -94,5 +106,19 @@ public static class TrajectoryTransitions
     {
         using var scope = NewDisposeScope();
         return Count(module, ClosedTrajectory(anchors, points), closed: true);
+    }
+
+    /// <summary>
+    /// Transitions along the closed trajectory through each row's anchors: <paramref name="anchors"/> [n, P, InputSize]
+    /// (checked finite by the caller) gives [n] counts (float64), one forward pass over n × <paramref name="points"/> points.
+    /// </summary>
+    internal static Tensor CountBatched(NeuralNetworkModule module, Tensor anchors, int points)
+    {
+        using var scope = NewDisposeScope();
+        long n = anchors.shape[0], p = anchors.shape[1], d = anchors.shape[2];
+        var weights = TrajectoryWeights((int)p, points, anchors.dtype, anchors.device);
+        var paths = weights.matmul(anchors); // [n, points, d]
+        var codes = ActivationCodes(module, paths.reshape(n * points, d)).reshape(n, points, -1);
+        return codes.ne(codes.roll(-1, 1)).sum([1, 2]).to(ScalarType.Float64).MoveToOuterDisposeScope();
     }
 }
