@@ -13,6 +13,7 @@ public static class Program
         ["l2hmc-repro"] = ("L2HMC paper reproduction: ESS of L2HMC vs HMC on SCG, ICG, MoG, rough well (+ PNG plots)", L2hmc.L2hmcRepro.Run),
         ["conv-nan"] = ("Minimal reproduction of NaN input gradients of libtorch CPU conv2d (threads, dtype, oneDNN, contiguity, dirty memory)", NeuralNetwork.ConvolutionNanRepro.Run),
         ["threads"] = ("Threading default (passive OpenMP wait) vs libgomp spinning vs one thread: L2HMC and SVCCA fits, idle or --contend", Core.ThreadingBenchmark.Run),
+        ["lopt-metatrain"] = ("Learned optimizer: meta-train the hierarchical RNN (--steps --workers --unrolls --seed --out --checkpoint)", LearnedOptimizer.MetaTrainRunner.Run),
         ["loading"] = ("IDataView → tensor loading of 60,000 × 784: library path vs GetColumn + torch.tensor, and where the time goes", Core.LoadingBenchmark.Run),
         ["module-sharing"] = ("Models owning a TorchSharp module: PredictionEngine rows/s on 1, 2, 4 threads, lock vs per-thread clones vs pool", Core.ModuleSharingBenchmark.Run),
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),

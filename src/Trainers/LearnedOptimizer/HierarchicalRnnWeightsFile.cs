@@ -37,6 +37,9 @@ internal static class HierarchicalRnnWeightsFile
     /// <summary>Magic of an optimizer-state file.</summary>
     public static ReadOnlySpan<byte> StateMagic => "HRNNOPTS"u8;
 
+    /// <summary>Magic of a meta-training checkpoint (meta-parameters, meta-optimizer moments, step).</summary>
+    public static ReadOnlySpan<byte> CheckpointMagic => "HRNNOPTC"u8;
+
     /// <summary>Writes <paramref name="entries"/> (float32 or float64 tensors) after the header.</summary>
     public static void Write(Stream stream, ReadOnlySpan<byte> magic, HierarchicalRnnArchitecture architecture, IEnumerable<(string Name, Tensor Value)> entries)
     {
@@ -148,5 +151,6 @@ internal static class HierarchicalRnnWeightsFile
         }
     }
 
-    private static string What(ReadOnlySpan<byte> magic) => magic.SequenceEqual(StateMagic) ? "state" : "weights";
+    private static string What(ReadOnlySpan<byte> magic) =>
+        magic.SequenceEqual(StateMagic) ? "state" : magic.SequenceEqual(CheckpointMagic) ? "meta-training checkpoint" : "weights";
 }

@@ -1,0 +1,308 @@
+using Components.Core.Randomness;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Components.Trainers.LearnedOptimizer.MetaTraining;
+
+/// <summary>Settings of <see cref="HierarchicalRnnMetaTrainer"/> (the reference's metarun.py flags, scaled to a 2-core machine).</summary>
+internal sealed class MetaTrainerOptions
+{
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        public const int Seed = 1;
+        public const int Workers = 1;
+        public const double LearningRate = 1e-3;
+        public const double Beta1 = 0.9;
+        public const double Beta2 = 0.999;
+        public const double GradientClip = 1e4;
+        public const int MinUnrollLength = 10;
+        public const double UnrollLengthScale = 20;
+        public const int MaxUnrollLength = 50;
+        public const int CheckpointEvery = 10;
+    }
+
+    /// <summary>Seed of the unroll draws (problem seeds and lengths): step s draws from stream <c>"learned-optimizer.meta-train.s"</c>.</summary>
+    public int Seed { get; init; } = Defaults.Seed;
+
+    /// <summary>In-process workers computing meta-gradients in parallel.</summary>
+    public int Workers { get; init; } = Defaults.Workers;
+
+    /// <summary>Unrolls (meta-gradients averaged) per meta-step; <see cref="Workers"/> when 0.</summary>
+    public int UnrollsPerStep { get; init; }
+
+    /// <summary>Adam learning rate on the meta-parameters (the reference uses RMSProp 1e-6 over far longer runs).</summary>
+    public double LearningRate { get; init; } = Defaults.LearningRate;
+
+    public double Beta1 { get; init; } = Defaults.Beta1;
+    public double Beta2 { get; init; } = Defaults.Beta2;
+
+    /// <summary>Element-wise clip of the averaged meta-gradient (the reference's gradient_clip_level 1e4).</summary>
+    public double GradientClip { get; init; } = Defaults.GradientClip;
+
+    /// <summary>Unroll lengths are <c>min(Max, Min + round(Exp(Scale)))</c> (the reference: 50 + Exp(200), unbounded).</summary>
+    public int MinUnrollLength { get; init; } = Defaults.MinUnrollLength;
+
+    public double UnrollLengthScale { get; init; } = Defaults.UnrollLengthScale;
+    public int MaxUnrollLength { get; init; } = Defaults.MaxUnrollLength;
+
+    /// <summary>Backpropagate through the inner gradients (the reference's use_second_derivatives).</summary>
+    public bool SecondDerivatives { get; init; } = true;
+
+    /// <summary>The problem distribution; <see cref="MetaTrainingEnsemble.Default"/> when null.</summary>
+    public MetaTrainingEnsemble? Ensemble { get; init; }
+
+    /// <summary>Problem seeds are drawn from [0, ProblemCount) (the reference's num_problems 1000).</summary>
+    public int ProblemCount { get; init; } = 1000;
+
+    /// <summary>Checkpoint file written every <see cref="CheckpointEvery"/> steps and at the end; none when null.</summary>
+    public string? CheckpointPath { get; init; }
+
+    public int CheckpointEvery { get; init; } = Defaults.CheckpointEvery;
+
+    /// <summary>Progress lines (one per meta-step); e.g. ComponentContext.Info.</summary>
+    public Action<string>? Log { get; init; }
+
+    internal void Validate()
+    {
+        if (Workers < 1 || Workers > 256)
+            throw new ArgumentOutOfRangeException(nameof(Workers), Workers, "Workers must be in [1, 256].");
+        if (UnrollsPerStep < 0)
+            throw new ArgumentOutOfRangeException(nameof(UnrollsPerStep), UnrollsPerStep, "UnrollsPerStep must be ≥ 0 (0: one per worker).");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The meta learning rate must be positive and finite.");
+        if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1))
+            throw new ArgumentOutOfRangeException(nameof(Beta1), $"Adam's betas must be in [0, 1) (got {Beta1}, {Beta2}).");
+        if (!(GradientClip > 0))
+            throw new ArgumentOutOfRangeException(nameof(GradientClip), GradientClip, "The gradient clip must be positive.");
+        if (MinUnrollLength < 1)
+            throw new ArgumentOutOfRangeException(nameof(MinUnrollLength), MinUnrollLength, "The shortest unroll must have at least 1 step.");
+        if (MaxUnrollLength < MinUnrollLength)
+            throw new ArgumentOutOfRangeException(nameof(MaxUnrollLength), MaxUnrollLength, $"The longest unroll must be at least MinUnrollLength ({MinUnrollLength}).");
+        if (!(UnrollLengthScale >= 0) || double.IsInfinity(UnrollLengthScale))
+            throw new ArgumentOutOfRangeException(nameof(UnrollLengthScale), UnrollLengthScale, "The unroll length scale must be ≥ 0 and finite.");
+        if (ProblemCount < 1)
+            throw new ArgumentOutOfRangeException(nameof(ProblemCount), ProblemCount, "ProblemCount must be ≥ 1.");
+        if (CheckpointEvery < 1)
+            throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, "CheckpointEvery must be ≥ 1.");
+    }
+}
+
+/// <summary>
+/// Meta-trains <see cref="HierarchicalRnnMetaParameters"/> in place: each meta-step draws unrolls (problem seed, length)
+/// from the step's own seeded stream, computes their meta-gradients with <see cref="MetaObjective.Compute"/> on
+/// <see cref="MetaTrainerOptions.Workers"/> parallel workers (each on its own copy of the meta-parameters), averages them in
+/// draw order (so the result does not depend on the number of workers), clips and takes an Adam step. Owns the meta-parameters.
+/// </summary>
+internal sealed class HierarchicalRnnMetaTrainer : IDisposable
+{
+    private readonly MetaTrainerOptions _options;
+    private readonly MetaTrainingEnsemble _ensemble;
+    private readonly Tensor[] _m, _v;
+    private readonly List<double> _history = [];
+
+    /// <param name="meta">The meta-parameters to train (the trainer takes ownership).</param>
+    /// <param name="options">Settings; the defaults when null.</param>
+    public HierarchicalRnnMetaTrainer(HierarchicalRnnMetaParameters meta, MetaTrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(meta);
+        _options = options ?? new MetaTrainerOptions();
+        _options.Validate();
+        _ensemble = _options.Ensemble ?? MetaTrainingEnsemble.Default;
+        Meta = meta;
+        var ps = meta.parameters().ToArray();
+        _m = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
+        _v = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
+    }
+
+    /// <summary>The meta-parameters being trained.</summary>
+    public HierarchicalRnnMetaParameters Meta { get; }
+
+    /// <summary>Meta-steps taken so far (including those before a resume).</summary>
+    public int StepsTaken { get; private set; }
+
+    /// <summary>The mean meta-loss of each meta-step taken by this instance (NaN where every unroll failed).</summary>
+    public IReadOnlyList<double> History => _history;
+
+    private int UnrollsPerStep => _options.UnrollsPerStep == 0 ? _options.Workers : _options.UnrollsPerStep;
+
+    /// <summary>The unrolls of meta-step <paramref name="step"/>: a pure function of (seed, step).</summary>
+    public MetaUnroll[] DrawUnrolls(int step)
+    {
+        var random = new Random((int)(RandomStreams.DeriveSeed(_options.Seed, $"learned-optimizer.meta-train.{step}") & int.MaxValue));
+        var result = new MetaUnroll[UnrollsPerStep];
+        for (int i = 0; i < result.Length; i++)
+        {
+            int seed = random.Next(_options.ProblemCount);
+            double exp = -_options.UnrollLengthScale * Math.Log(1 - random.NextDouble());
+            int length = (int)Math.Min(_options.MaxUnrollLength, _options.MinUnrollLength + Math.Round(exp));
+            result[i] = new MetaUnroll(seed, length);
+        }
+        return result;
+    }
+
+    /// <summary>Takes meta-steps until <paramref name="totalSteps"/> have been taken (counting those before a resume).</summary>
+    public void Train(int totalSteps, CancellationToken cancellation = default)
+    {
+        if (totalSteps < 0)
+            throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "The number of meta-steps must be ≥ 0.");
+        while (StepsTaken < totalSteps)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            Step(cancellation);
+            if (_options.CheckpointPath is { } path && (StepsTaken % _options.CheckpointEvery == 0 || StepsTaken == totalSteps))
+                SaveCheckpoint(path);
+        }
+    }
+
+    /// <summary>One meta-step; returns its mean meta-loss (before the update).</summary>
+    public double Step(CancellationToken cancellation = default)
+    {
+        var unrolls = DrawUnrolls(StepsTaken);
+        var results = new MetaGradient?[unrolls.Length];
+        var errors = new string?[unrolls.Length];
+        try
+        {
+            Parallel.For(0, unrolls.Length, new ParallelOptions { MaxDegreeOfParallelism = _options.Workers, CancellationToken = cancellation }, i =>
+            {
+                using var copy = Copy(Meta);
+                try
+                {
+                    results[i] = MetaObjective.Compute(copy, _ensemble, unrolls[i], _options.SecondDerivatives, cancellation);
+                }
+                catch (ArithmeticException ex)
+                {
+                    errors[i] = ex.Message;
+                }
+            });
+        }
+        catch (Exception ex) when (ex is AggregateException or OperationCanceledException)
+        {
+            foreach (var r in results)
+                r?.Dispose();
+            cancellation.ThrowIfCancellationRequested();
+            throw;
+        }
+
+        var ok = results.Where(r => r is not null).Select(r => r!).ToArray();
+        double mean = ok.Length == 0 ? double.NaN : ok.Average(r => r.MetaLoss);
+        try
+        {
+            if (ok.Length > 0)
+                AdamStep(ok);
+        }
+        finally
+        {
+            foreach (var r in ok)
+                r.Dispose();
+        }
+        StepsTaken++;
+        _history.Add(mean);
+        string skipped = errors.Any(e => e is not null) ? $"; skipped: {string.Join("; ", errors.Where(e => e is not null))}" : "";
+        _options.Log?.Invoke($"Meta-step {StepsTaken}: meta-loss {mean:F4} over {ok.Length}/{unrolls.Length} unrolls (lengths {string.Join(",", unrolls.Select(u => u.Length))}){skipped}");
+        return mean;
+    }
+
+    private void AdamStep(MetaGradient[] grads)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var ps = Meta.parameters().ToArray();
+        int t = StepsTaken + 1;
+        double c1 = 1 - Math.Pow(_options.Beta1, t), c2 = 1 - Math.Pow(_options.Beta2, t);
+        for (int i = 0; i < ps.Length; i++)
+        {
+            var g = grads[0].Gradients[i].clone();
+            for (int j = 1; j < grads.Length; j++)
+                g = g + grads[j].Gradients[i];
+            g = (g / grads.Length).clamp(-_options.GradientClip, _options.GradientClip);
+            _m[i].mul_(_options.Beta1).add_(g, alpha: 1 - _options.Beta1);
+            _v[i].mul_(_options.Beta2).add_(g.square(), alpha: 1 - _options.Beta2);
+            ps[i].sub_(_m[i] / c1 / ((_v[i] / c2).sqrt() + 1e-8) * _options.LearningRate);
+        }
+    }
+
+    /// <summary>A copy of <paramref name="meta"/> in its dtype (what each worker differentiates).</summary>
+    internal static HierarchicalRnnMetaParameters Copy(HierarchicalRnnMetaParameters meta)
+    {
+        var copy = HierarchicalRnnMetaParameters.CreateReduced(meta.Architecture);
+        var source = meta.parameters().ToArray();
+        if (source[0].dtype != ScalarType.Float32)
+            copy.to(source[0].dtype);
+        using var _ = no_grad();
+        foreach (var (target, value) in copy.parameters().Zip(source))
+            target.copy_(value);
+        return copy;
+    }
+
+    /// <summary>Writes the meta-parameters, Adam's moments and the step count (format: the weights file with magic HRNNOPTC).</summary>
+    public void SaveCheckpoint(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var named = Meta.named_parameters().ToArray();
+        using var step = tensor((double)StepsTaken, ScalarType.Float64);
+        var entries = named.Select(n => (n.name, (Tensor)n.parameter))
+            .Concat(named.Select((n, i) => ($"adam.m.{n.name}", _m[i])))
+            .Concat(named.Select((n, i) => ($"adam.v.{n.name}", _v[i])))
+            .Append(("trainer.steps", step));
+        string temp = path + ".tmp";
+        using (var stream = File.Create(temp))
+            HierarchicalRnnWeightsFile.Write(stream, HierarchicalRnnWeightsFile.CheckpointMagic, Meta.Architecture, entries);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>A trainer continuing from the checkpoint <paramref name="path"/> (same options as the run that wrote it, for an identical continuation).</summary>
+    public static HierarchicalRnnMetaTrainer Resume(string path, MetaTrainerOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Meta-training checkpoint '{path}' does not exist.", path);
+        Dictionary<string, Tensor> entries;
+        HierarchicalRnnArchitecture architecture;
+        using (var stream = File.OpenRead(path))
+            (architecture, entries) = HierarchicalRnnWeightsFile.Read(stream, HierarchicalRnnWeightsFile.CheckpointMagic, path);
+        try
+        {
+            var meta = HierarchicalRnnMetaParameters.CreateReduced(architecture);
+            var trainer = new HierarchicalRnnMetaTrainer(meta, options);
+            try
+            {
+                using var _ = no_grad();
+                var named = meta.named_parameters().ToArray();
+                Tensor Entry(string name, Tensor target)
+                {
+                    if (!entries.TryGetValue(name, out var v) || !v.shape.SequenceEqual(target.shape))
+                        throw new FormatException($"Meta-training checkpoint '{path}' lacks the entry '{name}' of shape [{string.Join(", ", target.shape)}].");
+                    return v;
+                }
+                for (int i = 0; i < named.Length; i++)
+                {
+                    named[i].parameter.copy_(Entry(named[i].name, named[i].parameter));
+                    trainer._m[i].copy_(Entry($"adam.m.{named[i].name}", trainer._m[i]));
+                    trainer._v[i].copy_(Entry($"adam.v.{named[i].name}", trainer._v[i]));
+                }
+                if (!entries.TryGetValue("trainer.steps", out var steps))
+                    throw new FormatException($"Meta-training checkpoint '{path}' lacks the entry 'trainer.steps'.");
+                trainer.StepsTaken = (int)steps.ToDouble();
+                return trainer;
+            }
+            catch
+            {
+                trainer.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            foreach (var t in entries.Values)
+                t.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _m.Concat(_v))
+            t.Dispose();
+        Meta.Dispose();
+    }
+}
