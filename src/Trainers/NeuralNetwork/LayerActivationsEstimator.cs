@@ -36,13 +36,7 @@ public sealed partial class LayerActivationsEstimator : IEstimator<LayerActivati
         Guard.CheckUserArg(!string.IsNullOrWhiteSpace(_input), nameof(options.InputColumnName), "Must be a column name.");
         Guard.CheckUserArg(options.BatchSize > 0, nameof(options.BatchSize), $"Must be positive, got {options.BatchSize}.");
         _batchSize = options.BatchSize;
-        _device = options.Device is null ? model.Device : ResolveDevice(env, options.Device);
-    }
-
-    private static Device ResolveDevice(IHostEnvironment env, string device)
-    {
-        var settings = CatalogEnvironment.Settings(env);
-        return DeviceResolver.Resolve(device, settings.GpuDeviceId, settings.FallbackToCpu);
+        _device = model.Model.CopyDevice(env, options.Device);
     }
 
     /// <summary>Checks the input column and adds one Single-vector column per layer (convolution layers with their image shape).</summary>
@@ -62,8 +56,7 @@ public sealed partial class LayerActivationsEstimator : IEstimator<LayerActivati
     {
         ArgumentNullException.ThrowIfNull(input);
         ColumnRules.CheckVector(input.Schema, "feature", _input, _model.Architecture.InputSize);
-        var owner = new TorchModuleOwner<NeuralNetworkModule>(_model.Model.Owner.CloneModule(_device), _device,
-            NeuralNetworkModelParameters.Factory(_model.Architecture));
+        var owner = _model.Model.CopyOwner(_device);
         return new LayerActivationsTransformer(_env, owner, _input, _layers, _outputs, _batchSize);
     }
 

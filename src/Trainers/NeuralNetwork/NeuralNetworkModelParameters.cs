@@ -1,4 +1,6 @@
 using Components.Core.Modules;
+using Components.Core.Runtime;
+using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
 
 namespace Components.Trainers.NeuralNetwork;
@@ -45,6 +47,22 @@ public sealed class NeuralNetworkModelParameters : IDisposable
     /// <summary>Builds untrained networks of <paramref name="architecture"/>, for loading and for copies.</summary>
     internal static Func<NeuralNetworkModule> Factory(NeuralNetworkArchitecture architecture)
         => () => NeuralNetworkModule.CreateUninitialized(architecture);
+
+    /// <summary>
+    /// The device for a copy of the network that a transform owns: the <paramref name="device"/> option when given
+    /// (resolved against the environment's GPU settings), else the network's own device.
+    /// </summary>
+    internal Device CopyDevice(IHostEnvironment env, string? device)
+    {
+        if (device is null)
+            return Device;
+        var settings = CatalogEnvironment.Settings(env);
+        return DeviceResolver.Resolve(device, settings.GpuDeviceId, settings.FallbackToCpu);
+    }
+
+    /// <summary>A new owner of an independent copy of the network on <paramref name="device"/> (for transforms that carry their own network).</summary>
+    internal TorchModuleOwner<NeuralNetworkModule> CopyOwner(Device device)
+        => new(Owner.CloneModule(device), device, Factory(Architecture));
 
     /// <summary>Frees the network and its copies.</summary>
     public void Dispose() => Owner.Dispose();

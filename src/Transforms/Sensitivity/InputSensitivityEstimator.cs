@@ -36,15 +36,7 @@ public sealed partial class InputSensitivityEstimator : IEstimator<InputSensitiv
         Guard.CheckUserArg(!string.IsNullOrWhiteSpace(_input), nameof(options.InputColumnName), "Must be a column name.");
         Guard.CheckUserArg(options.BatchSize > 0, nameof(options.BatchSize), $"Must be positive, got {options.BatchSize}.");
         _batchSize = options.BatchSize;
-        if (options.Device is null)
-        {
-            _device = model.Device;
-        }
-        else
-        {
-            var settings = CatalogEnvironment.Settings(env);
-            _device = DeviceResolver.Resolve(options.Device, settings.GpuDeviceId, settings.FallbackToCpu);
-        }
+        _device = model.Model.CopyDevice(env, options.Device);
     }
 
     internal static (string Output, string? Logits) ValidateNames(string? output, string? logits)
@@ -73,8 +65,7 @@ public sealed partial class InputSensitivityEstimator : IEstimator<InputSensitiv
     {
         ArgumentNullException.ThrowIfNull(input);
         ColumnRules.CheckVector(input.Schema, "feature", _input, _model.Architecture.InputSize);
-        var owner = new TorchModuleOwner<NeuralNetworkModule>(_model.Model.Owner.CloneModule(_device), _device,
-            NeuralNetworkModelParameters.Factory(_model.Architecture));
+        var owner = _model.Model.CopyOwner(_device);
         return new InputSensitivityTransformer(_env, owner, _input, _output, _logits, _batchSize);
     }
 }

@@ -35,15 +35,7 @@ public sealed partial class TrajectoryTransitionsEstimator : IEstimator<Trajecto
         _env = env;
         _model = model;
         (_input, _output, _anchors, _points, _batchSize) = (options.InputColumnName, options.OutputColumnName, options.AnchorCount, options.Points, options.BatchSize);
-        if (options.Device is null)
-        {
-            _device = model.Device;
-        }
-        else
-        {
-            var settings = CatalogEnvironment.Settings(env);
-            _device = DeviceResolver.Resolve(options.Device, settings.GpuDeviceId, settings.FallbackToCpu);
-        }
+        _device = model.Model.CopyDevice(env, options.Device);
     }
 
     internal static void Validate(string? input, string? output, int anchors, int points, int batchSize)
@@ -70,8 +62,7 @@ public sealed partial class TrajectoryTransitionsEstimator : IEstimator<Trajecto
     {
         ArgumentNullException.ThrowIfNull(input);
         ColumnRules.CheckVector(input.Schema, "anchor points", _input, _anchors * _model.Architecture.InputSize);
-        var owner = new TorchModuleOwner<NeuralNetworkModule>(_model.Model.Owner.CloneModule(_device), _device,
-            NeuralNetworkModelParameters.Factory(_model.Architecture));
+        var owner = _model.Model.CopyOwner(_device);
         return new TrajectoryTransitionsTransformer(_env, owner, _input, _output, _anchors, _points, _batchSize);
     }
 }
