@@ -1,15 +1,16 @@
 // Quickstart: trains the suite's components on Fashion-MNIST inside ordinary ML.NET pipelines, compares them with an
 // ML.NET baseline, and shows that a saved pipeline reloads in a new MLContext and predicts identically.
 //
-//   dotnet run --project docs/samples/Quickstart -c Release [-- --epochs 5 --train-rows 60000 --threads 1]
+//   dotnet run --project docs/samples/Quickstart -c Release [-- --epochs 5 --train-rows 60000 --threads 1 --section nngp]
 //
+// --section NAME runs one section of the tour (names: see Sections below); the default runs them all.
 // --threads sets torch.set_num_threads for this process. The default is 1: on a 2-core machine whose cores are also
 // busy with other work, libtorch's spinning threads made training 15× slower with 2 threads (docs/benchmarks.md);
 // pass --threads 2 (or more) on an idle machine.
 //
-// Structure: Main loads the data once, then calls one static method per component; each method trains, evaluates and
-// returns rows for the metrics table. To add a component, write a method like NeuralNetwork(...) below and call it
-// from Main.
+// Structure: Main loads the data once, then runs the sections in order; each section is one static method per
+// component that trains, evaluates and adds rows to the metrics table. To add a component, write a method like
+// NeuralNetwork(...) below (in a file Program.<Component>.cs of its own: Program is partial) and add it to Sections.
 
 using System.Diagnostics;
 using System.Globalization;
@@ -24,11 +25,21 @@ using Microsoft.ML.Runtime;
 
 namespace Quickstart;
 
-internal static class Program
+internal static partial class Program
 {
     private static int s_epochs = 5;
     private static int? s_trainRows;
     private static int s_threads = 1;
+    private static string? s_section;
+
+    /// <summary>The tour's sections, in order: a name for --section and the method (false = the section's check failed).</summary>
+    private static readonly (string Name, Func<MLContext, FashionMnistData, List<MetricsRow>, bool> Run)[] Sections =
+    [
+        ("neuralnetwork", NeuralNetwork),
+        ("sdca", (ml, data, results) => { SdcaBaseline(ml, data, results); return true; }),
+        ("nngp", (ml, data, results) => { Nngp(ml, data, results); return true; }),
+        ("svcca", (ml, data, _) => { Svcca(ml, data); return true; }),
+    ];
 
     private static int Main(string[] args)
     {
@@ -39,8 +50,14 @@ internal static class Program
                 case "--epochs": s_epochs = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--train-rows": s_trainRows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--threads": s_threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                default: Console.Error.WriteLine($"Unknown option {args[i]} (expected --epochs N, --train-rows N, --threads N)."); return 2;
+                case "--section": s_section = args[i + 1]; break;
+                default: Console.Error.WriteLine($"Unknown option {args[i]} (expected --epochs N, --train-rows N, --threads N, --section NAME)."); return 2;
             }
+        }
+        if (s_section is not null && !Sections.Any(s => s.Name == s_section))
+        {
+            Console.Error.WriteLine($"Unknown section '{s_section}' (expected one of: {string.Join(", ", Sections.Select(s => s.Name))}).");
+            return 2;
         }
 
         TorchSharp.torch.set_num_threads(s_threads);
@@ -53,10 +70,11 @@ internal static class Program
 
         var results = new List<MetricsRow>();
         bool ok = true;
-        ok &= NeuralNetwork(ml, data, results);
-        SdcaBaseline(ml, data, results);
-        Nngp(ml, data, results);
-        Svcca(ml, data);
+        foreach (var section in Sections)
+        {
+            if (s_section is null || section.Name == s_section)
+                ok &= section.Run(ml, data, results);
+        }
 
         Console.WriteLine();
         PrintTable(results);
