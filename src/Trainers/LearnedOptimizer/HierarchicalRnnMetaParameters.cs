@@ -122,6 +122,20 @@ public sealed class HierarchicalRnnMetaParameters : nn.Module
     public static HierarchicalRnnMetaParameters CreateReduced(HierarchicalRnnArchitecture? architecture = null)
         => new(architecture ?? HierarchicalRnnArchitecture.Default, null);
 
+    /// <summary>Name of the embedded resource that holds the shipped weights (src/Trainers/LearnedOptimizer/Weights/hrnn-shipped.hrnn).</summary>
+    public const string ShippedResourceName = "Components.Trainers.LearnedOptimizer.hrnn-shipped.hrnn";
+
+    /// <summary>
+    /// The meta-parameters shipped with the library (default architecture), meta-trained by the documented, seeded command
+    /// in docs/trainers/learned-optimizer.md ("Shipped weights"). Each call returns a new instance the caller owns.
+    /// </summary>
+    public static HierarchicalRnnMetaParameters LoadShipped()
+    {
+        using var stream = typeof(HierarchicalRnnMetaParameters).Assembly.GetManifestResourceStream(ShippedResourceName)
+            ?? throw new InvalidOperationException($"The shipped learned-optimizer weights (resource '{ShippedResourceName}') are missing from {typeof(HierarchicalRnnMetaParameters).Assembly.GetName().Name}; the build is incomplete.");
+        return Load(stream, HierarchicalRnnArchitecture.Default, "shipped weights");
+    }
+
     /// <summary>Writes these meta-parameters to <paramref name="path"/> (format: <see cref="HierarchicalRnnWeightsFile"/>).</summary>
     public void Save(string path)
     {

@@ -90,6 +90,21 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
         _state = HierarchicalRnnUpdate.Initial(_meta, _parameters, min, max, generator);
     }
 
+    /// <summary>Creates the optimizer with the shipped meta-parameters (<see cref="HierarchicalRnnMetaParameters.LoadShipped"/>; owned and disposed with the optimizer).</summary>
+    public static HierarchicalRnnOptimizer WithShippedWeights(IEnumerable<Parameter> parameters, Options? options = null)
+    {
+        var meta = HierarchicalRnnMetaParameters.LoadShipped();
+        try
+        {
+            return new HierarchicalRnnOptimizer(parameters, meta, options, ownsMeta: true);
+        }
+        catch
+        {
+            meta.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Creates the optimizer with meta-parameters loaded from a weights file (owned and disposed with the optimizer).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="FormatException">The file is corrupt, truncated or not a weights file.</exception>
