@@ -13,7 +13,7 @@ public static class MetaLearnedFeaturizerCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">Appended column (width <paramref name="embeddingWidth"/>).</param>
     /// <param name="inputColumnName">Known-size Single vector column to featurize.</param>
-    /// <param name="embeddingWidth">Width of the top layer (the appended features); one hidden layer of 128 units lies below it.</param>
+    /// <param name="embeddingWidth">Width of the top layer (the appended features); one hidden layer of 64 units lies below it.</param>
     /// <param name="innerSteps">Unsupervised steps of the rule.</param>
     /// <param name="rulePath">An update-rule file; null uses the shipped rule.</param>
     public static MetaLearnedFeaturizerEstimator MetaLearnedFeaturizer(this TransformsCatalog catalog,

@@ -13,20 +13,20 @@ public sealed partial class MetaLearnedFeaturizerEstimator
         /// <summary>Appended column with the learned representation.</summary>
         public const string OutputColumnName = "MetaLearnedFeatures";
 
-        /// <summary>Width of the first hidden layer.</summary>
-        public const int HiddenWidth = 128;
+        /// <summary>Width of the hidden layer below the embedding (inside the meta-training distribution's hidden widths 32, 64).</summary>
+        public const int HiddenWidth = 64;
 
-        /// <summary>Width of the top layer, the output embedding (the reference's 32).</summary>
+        /// <summary>Width of the top layer, the output embedding (the reference's 32; inside the meta-training distribution's 16, 32).</summary>
         public const int EmbeddingWidth = 32;
 
         /// <summary>Hidden nonlinearity.</summary>
         public const BaseActivation Activation = BaseActivation.Relu;
 
         /// <summary>Unsupervised inner steps of the rule.</summary>
-        public const int InnerSteps = 300;
+        public const int InnerSteps = 100;
 
-        /// <summary>Rows per inner step.</summary>
-        public const int BatchSize = 128;
+        /// <summary>Rows per inner step (the meta-training batch size).</summary>
+        public const int BatchSize = 64;
 
         /// <summary>Inner learning rate (W ← W + lr·ΔW).</summary>
         public const double LearningRate = InnerLoop.DefaultLearningRate;
@@ -49,16 +49,16 @@ public sealed partial class MetaLearnedFeaturizerEstimator
         public string OutputColumnName = Defaults.OutputColumnName;
 
         /// <summary>Widths of the base network's layers above the input, bottom to top, each ≥ 1; the last one is the
-        /// embedding that is appended. Default [128, 32].</summary>
+        /// embedding that is appended. Default [64, 32].</summary>
         public int[] HiddenWidths = [Defaults.HiddenWidth, Defaults.EmbeddingWidth];
 
         /// <summary>Hidden nonlinearity of the base network (also on the embedding). Default ReLU.</summary>
         public BaseActivation Activation = Defaults.Activation;
 
-        /// <summary>Unsupervised steps of the update rule, ≥ 0 (0 keeps the random initialisation). Default 300.</summary>
+        /// <summary>Unsupervised steps of the update rule, ≥ 0 (0 keeps the random initialisation). The shipped rule was meta-trained on horizons of a few tens of steps; many more extrapolate. Default 100.</summary>
         public int InnerSteps = Defaults.InnerSteps;
 
-        /// <summary>Rows per inner step, ≥ 2 (the rule's statistics pool over the batch); capped at the row count. Default 128.</summary>
+        /// <summary>Rows per inner step, ≥ 2 (the rule's statistics pool over the batch); capped at the row count. Default 64.</summary>
         public int BatchSize = Defaults.BatchSize;
 
         /// <summary>Inner learning rate, positive (ΔW columns have RMS ≈ 1). Default 0.01.</summary>
