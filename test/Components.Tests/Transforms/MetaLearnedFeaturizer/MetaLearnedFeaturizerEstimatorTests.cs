@@ -157,4 +157,20 @@ public sealed class MetaLearnedFeaturizerEstimatorTests
         using var net = BaseNetworkState.Create([Width, 8, 5], seed: 3);
         Assert.Equal(net.W[1].data<float>().ToArray(), model.Network.GetWeights(1));
     }
+
+    [CudaFact]
+    public void FitOnCudaMatchesTheCpu()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Data(100, 7));
+        var cpu = Small();
+        var cuda = Small();
+        cuda.Device = "cuda";
+        using var a = ml.Transforms.MetaLearnedFeaturizer(cpu).Fit(data);
+        using var b = ml.Transforms.MetaLearnedFeaturizer(cuda).Fit(data);
+        var fa = Features(ml, a, data).SelectMany(r => r).ToArray();
+        var fb = Features(ml, b, data).SelectMany(r => r).ToArray();
+        for (int i = 0; i < fa.Length; i++)
+            Assert.True(Math.Abs(fa[i] - fb[i]) <= 1e-3, $"entry {i}: {fa[i]} vs {fb[i]}");
+    }
 }
