@@ -59,6 +59,15 @@ internal static class SensitivityStudy
         Directory.CreateDirectory(images);
         torch.set_num_threads(1);
         var total = Stopwatch.StartNew();
+        if (a.Str("from-csv", "") is { Length: > 0 } csvIn)
+        {
+            // Statistics and plot again from a finished run's CSV, without training.
+            var (loaded, loadedTrainN, loadedTestN) = ReadCsv(csvIn, trainN, testN);
+            Console.WriteLine($"# sensitivity-study {string.Join(' ', args)}: {loaded.Count} networks read from {csvIn}");
+            Report(loaded, loadedTrainN);
+            Scatter(loaded, Path.Combine(images, "sensitivity-study-scatter.png"), loadedTrainN, loadedTestN);
+            return 0;
+        }
         Console.WriteLine($"# sensitivity-study {string.Join(' ', args)}: {networks} networks, train subset {trainN}, test subset {testN}, {epochs} epochs (augmented: {epochs / 2} over twice the rows), full batch {fullBatchSteps} steps, workers {workers}, torch threads 1, seed {seed}; load average {LoadAvg()}");
 
         // Fixed subsets of Fashion-MNIST (seeded), as float32 tensors and as arrays for the IDataViews.
@@ -279,6 +288,31 @@ internal static class SensitivityStudy
         if (relu.Count > 2)
             Corr($"transitions per ellipse (ReLU nets, {relu.Count})", relu.Select(r => r.Transitions).ToArray(), "accuracy gap", relu.Select(r => r.TrainAccuracy - r.TestAccuracy).ToArray());
 
+        int below = all.Count(r => r.TrainJacobian < r.TestJacobian);
+        var onOff = all.Select(r => r.TestJacobian / r.TrainJacobian).OrderBy(v => v).ToList();
+        Console.WriteLine();
+        Console.WriteLine(F($"Near the training data: mean ‖J‖_F on training points below that on test points in {below}/{all.Count} networks; median ratio test / training {RankStatistics.Quantile(onOff, 0.5):F2} (quartiles {RankStatistics.Quantile(onOff, 0.25):F2}, {RankStatistics.Quantile(onOff, 0.75):F2})."));
+
+        Console.WriteLine();
+        Console.WriteLine("## Marginal means over all networks (geometric mean of test ‖J‖, mean accuracy gap, mean test accuracy)");
+        Console.WriteLine();
+        Console.WriteLine("| factor | level | networks | geometric mean test ‖J‖ | mean gap | mean test accuracy |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var (factor, level) in new (string, Func<Config, string>)[]
+        {
+            ("random labels", c => c.RandomLabels.ToString("G2", CultureInfo.InvariantCulture)),
+            ("augmentation", c => c.Augment ? "shifts" : "none"),
+            ("activation", c => c.Activation.ToString()),
+            ("batch", c => c.BatchSize >= trainN ? "full" : c.BatchSize.ToString(CultureInfo.InvariantCulture)),
+            ("optimizer", c => c.Optimizer.ToString()),
+            ("depth", c => c.Depth.ToString(CultureInfo.InvariantCulture)),
+            ("width", c => c.Width.ToString(CultureInfo.InvariantCulture)),
+        })
+        {
+            foreach (var grp in all.GroupBy(r => level(r.Config)).OrderBy(g => g.Key, StringComparer.Ordinal))
+                Console.WriteLine(F($"| {factor} | {grp.Key} | {grp.Count()} | {Math.Exp(grp.Average(r => Math.Log(r.TestJacobian))):F3} | {grp.Average(r => r.TrainAccuracy - r.TestAccuracy):F3} | {grp.Average(r => r.TestAccuracy):F3} |"));
+        }
+
         Console.WriteLine();
         Console.WriteLine("## Paired factor effects (base and variant differ only in the factor)");
         Console.WriteLine();
@@ -332,6 +366,23 @@ internal static class SensitivityStudy
             sb.Append(F($"{c.Index},{c.Pair},{c.Factor},{(c.IsVariant ? 1 : 0)},{c.Depth},{c.Width},{c.Activation},{c.Optimizer},{c.LearningRate:G4},{(c.BatchSize >= trainN ? "full" : c.BatchSize.ToString(CultureInfo.InvariantCulture))},{c.RandomLabels:G3},{(c.Augment ? 1 : 0)},{r.TrainAccuracy:F4},{r.TestAccuracy:F4},{r.TrainLoss:F4},{r.TestLoss:F4},{r.TestJacobian:F4},{r.TrainJacobian:F4},{(double.IsNaN(r.Transitions) ? "" : r.Transitions.ToString("F1", CultureInfo.InvariantCulture))},{(double.IsNaN(r.PointAuroc) ? "" : r.PointAuroc.ToString("F4", CultureInfo.InvariantCulture))},{r.Seconds:F1}\n"));
         }
         File.WriteAllText(path, sb.ToString());
+    }
+
+    private static (List<Result> Results, int TrainN, int TestN) ReadCsv(string path, int trainN, int testN)
+    {
+        var lines = File.ReadAllLines(path);
+        var list = new List<Result>();
+        foreach (var line in lines.Skip(1))
+        {
+            var f = line.Split(',');
+            double D(int i) => f[i].Length == 0 ? double.NaN : double.Parse(f[i], CultureInfo.InvariantCulture);
+            int I(int i) => int.Parse(f[i], CultureInfo.InvariantCulture);
+            // Columns: index, pair, factor, variant, depth, width, activation, optimizer, learning_rate, batch, random_labels, augment, …
+            var c = new Config(I(0), I(1), f[2], f[3] == "1", Width: I(5), Depth: I(4), Enum.Parse<NeuralNetworkOptimizerKind>(f[7]),
+                D(8), f[9] == "full" ? trainN : I(9), D(10), f[11] == "1", Enum.Parse<NeuralNetworkActivation>(f[6]));
+            list.Add(new Result(c, D(12), D(13), D(14), D(15), D(16), D(17), D(18), D(19), D(20)));
+        }
+        return (list, trainN, testN);
     }
 
     private static void Scatter(List<Result> all, string path, int trainN, int testN)
