@@ -288,15 +288,18 @@ internal static class SensitivityStudy
         if (relu.Count > 2)
             Corr($"transitions per ellipse (ReLU nets, {relu.Count})", relu.Select(r => r.Transitions).ToArray(), "accuracy gap", relu.Select(r => r.TrainAccuracy - r.TestAccuracy).ToArray());
 
+        var collapsed = all.Where(r => r.TrainAccuracy < 0.2).ToList();
+        Console.WriteLine();
+        Console.WriteLine(F($"Networks that did not train (train accuracy < 0.2): {collapsed.Count}") + string.Concat(collapsed.Select(r => F($"; net {r.Config.Index} ({r.Config.Depth}×{r.Config.Width} {r.Config.Activation} {r.Config.Optimizer} lr {r.Config.LearningRate:G3}: train loss {r.TrainLoss:F1}, test ‖J‖ {r.TestJacobian:G3})"))));
         int below = all.Count(r => r.TrainJacobian < r.TestJacobian);
         var onOff = all.Select(r => r.TestJacobian / r.TrainJacobian).OrderBy(v => v).ToList();
         Console.WriteLine();
         Console.WriteLine(F($"Near the training data: mean ‖J‖_F on training points below that on test points in {below}/{all.Count} networks; median ratio test / training {RankStatistics.Quantile(onOff, 0.5):F2} (quartiles {RankStatistics.Quantile(onOff, 0.25):F2}, {RankStatistics.Quantile(onOff, 0.75):F2})."));
 
         Console.WriteLine();
-        Console.WriteLine("## Marginal means over all networks (geometric mean of test ‖J‖, mean accuracy gap, mean test accuracy)");
+        Console.WriteLine("## Marginal statistics over all networks (median test ‖J‖, mean accuracy gap, mean test accuracy)");
         Console.WriteLine();
-        Console.WriteLine("| factor | level | networks | geometric mean test ‖J‖ | mean gap | mean test accuracy |");
+        Console.WriteLine("| factor | level | networks | median test ‖J‖ | mean gap | mean test accuracy |");
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var (factor, level) in new (string, Func<Config, string>)[]
         {
@@ -310,7 +313,7 @@ internal static class SensitivityStudy
         })
         {
             foreach (var grp in all.GroupBy(r => level(r.Config)).OrderBy(g => g.Key, StringComparer.Ordinal))
-                Console.WriteLine(F($"| {factor} | {grp.Key} | {grp.Count()} | {Math.Exp(grp.Average(r => Math.Log(r.TestJacobian))):F3} | {grp.Average(r => r.TrainAccuracy - r.TestAccuracy):F3} | {grp.Average(r => r.TestAccuracy):F3} |"));
+                Console.WriteLine(F($"| {factor} | {grp.Key} | {grp.Count()} | {RankStatistics.Quantile(grp.Select(r => r.TestJacobian).OrderBy(v => v).ToList(), 0.5):F3} | {grp.Average(r => r.TrainAccuracy - r.TestAccuracy):F3} | {grp.Average(r => r.TestAccuracy):F3} |"));
         }
 
         Console.WriteLine();
@@ -392,7 +395,7 @@ internal static class SensitivityStudy
         var levels = all.Select(r => r.Config.RandomLabels).Distinct().OrderBy(v => v).ToList();
         for (int l = 0; l < levels.Count; l++)
         {
-            var group = all.Where(r => r.Config.RandomLabels == levels[l]).ToList();
+            var group = all.Where(r => r.Config.RandomLabels == levels[l] && r.TestJacobian > 0).ToList(); // a collapsed net (‖J‖ = 0) has no logarithm
             var s = plt.Add.ScatterPoints(group.Select(r => r.TrainAccuracy - r.TestAccuracy).ToArray(), group.Select(r => Math.Log10(r.TestJacobian)).ToArray());
             s.Color = palette.GetColor(l);
             s.MarkerSize = 6;
@@ -410,7 +413,7 @@ internal static class SensitivityStudy
         for (int f = 0; f < Factors.Length; f++)
         {
             var ratios = all.Where(r => r.Config.Factor == Factors[f]).GroupBy(r => r.Config.Pair).Where(p => p.Count() == 2)
-                .Select(p => Split(p.ToList(), Factors[f], trainN)).Select(wb => Math.Log10(wb.Worse.TestJacobian / wb.Better.TestJacobian)).ToArray();
+                .Select(p => Split(p.ToList(), Factors[f], trainN)).Select(wb => Math.Log10(wb.Worse.TestJacobian / wb.Better.TestJacobian)).Where(double.IsFinite).ToArray();
             var s = pairs.Add.ScatterPoints(ratios.Select((_, i) => f + 0.3 * (i % 7 - 3) / 3.0).ToArray(), ratios);
             s.Color = palette.GetColor(f);
             s.MarkerSize = 7;
