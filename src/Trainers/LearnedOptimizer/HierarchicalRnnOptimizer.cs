@@ -126,6 +126,12 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
     /// <summary>The meta-parameters this optimizer steps with.</summary>
     public HierarchicalRnnMetaParameters MetaParameters => _meta;
 
+    /// <summary>
+    /// Step with the pure, differentiable <see cref="HierarchicalRnnUpdate.Step"/> (new state tensors every step) instead
+    /// of the in-place fast path <see cref="HierarchicalRnnInPlaceStep"/>; the same math. For tests and the benchmark.
+    /// </summary>
+    internal bool UseReferenceStep { get; set; }
+
     /// <summary>Calls of <see cref="step"/> that updated at least one tensor.</summary>
     public long Steps { get; private set; }
 
@@ -156,7 +162,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
                 gradients[i] = g;
                 any = true;
             }
-            if (any)
+            if (any && UseReferenceStep)
             {
                 var result = HierarchicalRnnUpdate.Step(_meta, gradients, _state);
                 for (int i = 0; i < _parameters.Length; i++)
@@ -165,8 +171,13 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
                         _parameters[i].sub_(u.to(_parameters[i].dtype));
                 }
                 ReplaceState(result.Next);
-                Steps++;
             }
+            else if (any)
+            {
+                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state);
+            }
+            if (any)
+                Steps++;
         }
         return loss!;
     }
