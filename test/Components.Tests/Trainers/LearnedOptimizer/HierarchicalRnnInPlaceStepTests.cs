@@ -22,6 +22,7 @@ public sealed class HierarchicalRnnInPlaceStepTests
             new(randn([7, 5], generator: gen), requires_grad: true),
             new(randn([5], generator: gen), requires_grad: true),
             new(randn([3, 2, 2], generator: gen), requires_grad: true),
+            new(randn([1], generator: gen), requires_grad: true), // one element: transposed views of its state are contiguous
         ];
         using var optimizer = new HierarchicalRnnOptimizer(ps, meta, new HierarchicalRnnOptimizer.Options { Seed = 6 }) { UseReferenceStep = reference };
         var trajectory = new List<double[]>();
@@ -30,7 +31,7 @@ public sealed class HierarchicalRnnInPlaceStepTests
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
             // A nonlinear loss whose gradient changes with θ; at step 3 the last tensor gets no gradient at all.
-            var loss = ps[0].tanh().square().sum() + (ps[1] - 0.5).pow(4).sum();
+            var loss = ps[0].tanh().square().sum() + (ps[1] - 0.5).pow(4).sum() + (ps[3] * ps[0].mean()).exp().sum();
             if (t != 3)
                 loss = loss + (ps[2].sin() * randn(ps[2].shape, generator: gen)).sum();
             else
