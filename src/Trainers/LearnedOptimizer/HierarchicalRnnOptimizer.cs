@@ -9,8 +9,9 @@ namespace Components.Trainers.LearnedOptimizer;
 /// The hierarchical RNN learned optimizer of Wichrowska et al., "Learned Optimizers that Scale and Generalize"
 /// (ICML 2017, arXiv:1703.04813), as a <see cref="torch.optim.Optimizer"/> for any TorchSharp model: a per-parameter GRU
 /// (10 units), a per-tensor GRU (20) and a global GRU (20) turn gradients accumulated at several timescales into a
-/// normalised direction and a per-parameter learning rate. Plugs into the NeuralNetwork trainers through
-/// <c>NeuralNetworkOptions.OptimizerFactory</c>.
+/// normalised direction and a per-parameter learning rate. The NeuralNetwork trainers take it as
+/// <c>Optimizer = NeuralNetworkOptimizerKind.LearnedHierarchicalRnn</c>. <see cref="step"/> runs the in-place fast
+/// path (<see cref="HierarchicalRnnInPlaceStep"/>), the same math as <see cref="HierarchicalRnnUpdate.Step"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Status: foundation (issue 10).</b> The update rule, its state and the weights file are here; meta-training
