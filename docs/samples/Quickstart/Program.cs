@@ -36,6 +36,7 @@ internal static partial class Program
     private static readonly (string Name, Func<MLContext, FashionMnistData, List<MetricsRow>, bool> Run)[] Sections =
     [
         ("neuralnetwork", NeuralNetwork),
+        ("learned-optimizer", LearnedOptimizer),
         ("sdca", (ml, data, results) => { SdcaBaseline(ml, data, results); return true; }),
         ("nngp", (ml, data, results) => { Nngp(ml, data, results); return true; }),
         ("svcca", (ml, data, _) => { Svcca(ml, data); return true; }),

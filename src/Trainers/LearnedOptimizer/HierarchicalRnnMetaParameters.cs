@@ -204,6 +204,7 @@ public sealed class HierarchicalRnnMetaParameters : nn.Module
     {
         var named = result.Named();
         using var _ = no_grad();
+        using var scope = NewDisposeScope(); // the finiteness checks' temporaries
         foreach (var (name, target) in named)
         {
             if (!entries.TryGetValue(name, out var values))

@@ -9,8 +9,9 @@ namespace Components.Trainers.LearnedOptimizer;
 /// The hierarchical RNN learned optimizer of Wichrowska et al., "Learned Optimizers that Scale and Generalize"
 /// (ICML 2017, arXiv:1703.04813), as a <see cref="torch.optim.Optimizer"/> for any TorchSharp model: a per-parameter GRU
 /// (10 units), a per-tensor GRU (20) and a global GRU (20) turn gradients accumulated at several timescales into a
-/// normalised direction and a per-parameter learning rate. Plugs into the NeuralNetwork trainers through
-/// <c>NeuralNetworkOptions.OptimizerFactory</c>.
+/// normalised direction and a per-parameter learning rate. The NeuralNetwork trainers take it as
+/// <c>Optimizer = NeuralNetworkOptimizerKind.LearnedHierarchicalRnn</c>. <see cref="step"/> runs the in-place fast
+/// path (<see cref="HierarchicalRnnInPlaceStep"/>), the same math as <see cref="HierarchicalRnnUpdate.Step"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Status: foundation (issue 10).</b> The update rule, its state and the weights file are here; meta-training
@@ -126,6 +127,12 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
     /// <summary>The meta-parameters this optimizer steps with.</summary>
     public HierarchicalRnnMetaParameters MetaParameters => _meta;
 
+    /// <summary>
+    /// Step with the pure, differentiable <see cref="HierarchicalRnnUpdate.Step"/> (new state tensors every step) instead
+    /// of the in-place fast path <see cref="HierarchicalRnnInPlaceStep"/>; the same math. For tests and the benchmark.
+    /// </summary>
+    internal bool UseReferenceStep { get; set; }
+
     /// <summary>Calls of <see cref="step"/> that updated at least one tensor.</summary>
     public long Steps { get; private set; }
 
@@ -156,7 +163,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
                 gradients[i] = g;
                 any = true;
             }
-            if (any)
+            if (any && UseReferenceStep)
             {
                 var result = HierarchicalRnnUpdate.Step(_meta, gradients, _state);
                 for (int i = 0; i < _parameters.Length; i++)
@@ -165,8 +172,13 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
                         _parameters[i].sub_(u.to(_parameters[i].dtype));
                 }
                 ReplaceState(result.Next);
-                Steps++;
             }
+            else if (any)
+            {
+                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state);
+            }
+            if (any)
+                Steps++;
         }
         return loss!;
     }

@@ -35,7 +35,7 @@ internal sealed class HierarchicalRnnTensorState : IDisposable
     public required Tensor TensorHidden { get; init; }
 
     /// <summary>Steps taken on this tensor.</summary>
-    public required long Steps { get; init; }
+    public required long Steps { get; set; }
 
     /// <summary>The tensors in <see cref="EntryNames"/> order, <see cref="Steps"/> as a float64 scalar (a new tensor the caller disposes).</summary>
     public Tensor[] Entries() =>

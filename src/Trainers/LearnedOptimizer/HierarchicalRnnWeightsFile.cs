@@ -127,13 +127,13 @@ internal static class HierarchicalRnnWeightsFile
                     {
                         var values = r.ReadDoubles();
                         BinaryFormat.CheckDecode(values.Length == expected, $"entry '{name}' has {values.Length} values for shape [{string.Join(", ", shape)}]");
-                        entries[name] = tensor(values).reshape(shape);
+                        entries[name] = tensor(values, shape);
                     }
                     else
                     {
                         var values = r.ReadSingles();
                         BinaryFormat.CheckDecode(values.Length == expected, $"entry '{name}' has {values.Length} values for shape [{string.Join(", ", shape)}]");
-                        entries[name] = tensor(values).reshape(shape);
+                        entries[name] = tensor(values, shape);
                     }
                 }
                 return (architecture, entries);

@@ -3,6 +3,7 @@ using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Core.Training;
+using Components.Trainers.LearnedOptimizer;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using TorchSharp;
@@ -46,6 +47,16 @@ internal static class NeuralNetworkFitting
         Guard.CheckUserArg(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), $"Must be positive and finite, got {F(o.LearningRate)}.");
         Guard.CheckUserArg(o.Momentum >= 0 && o.Momentum < 1, nameof(o.Momentum), $"Must be in [0, 1), got {F(o.Momentum)}.");
         Guard.CheckUserArg(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), nameof(o.WeightDecay), $"Must be non-negative and finite, got {F(o.WeightDecay)}.");
+        if (o.OptimizerFactory is null && o.Optimizer == NeuralNetworkOptimizerKind.LearnedHierarchicalRnn)
+        {
+            Guard.CheckUserArg(o.WeightDecay == 0, nameof(o.WeightDecay), $"The learned optimizer ({nameof(NeuralNetworkOptimizerKind.LearnedHierarchicalRnn)}) takes no weight decay; got {F(o.WeightDecay)}, must be 0.");
+            Guard.CheckUserArg(o.LearnedOptimizerWeightsPath is null || !string.IsNullOrWhiteSpace(o.LearnedOptimizerWeightsPath), nameof(o.LearnedOptimizerWeightsPath),
+                "Must be a file path, or null for the shipped weights.");
+            double min = o.LearnedOptimizerMinInitialLearningRate, max = o.LearnedOptimizerMaxInitialLearningRate;
+            Guard.CheckUserArg(min > 0 && double.IsFinite(min), nameof(o.LearnedOptimizerMinInitialLearningRate), $"Must be positive and finite, got {F(min)}.");
+            Guard.CheckUserArg(max >= min && double.IsFinite(max), nameof(o.LearnedOptimizerMaxInitialLearningRate),
+                $"Must be finite and at least {nameof(o.LearnedOptimizerMinInitialLearningRate)} ({F(min)}), got {F(max)}.");
+        }
         Guard.CheckUserArg(o.BatchSize > 0, nameof(o.BatchSize), $"Must be positive, got {o.BatchSize}.");
         Guard.CheckUserArg(o.NumberOfEpochs > 0, nameof(o.NumberOfEpochs), $"Must be positive, got {o.NumberOfEpochs}.");
         Guard.CheckUserArg(o.ValidationFraction >= 0 && o.ValidationFraction < 1, nameof(o.ValidationFraction), $"Must be in [0, 1), got {F(o.ValidationFraction)}.");
@@ -117,14 +128,17 @@ internal static class NeuralNetworkFitting
     /// <summary>
     /// Builds, initialises and trains the network on the context's device with the Core training engine, logging every
     /// epoch (Info) and reporting progress. Returns the trained module (owned by the caller) and the training result.
+    /// <paramref name="learnedWeights"/> are the learned optimizer's meta-parameters when the options choose it
+    /// (<see cref="NeuralNetworkOptimizers.LoadLearnedWeights"/>; not owned), else null.
     /// </summary>
     public static (NeuralNetworkModule Module, NeuralNetworkTrainingResult Result) Train(ComponentContext ctx, NeuralNetworkOptions o,
-        NeuralNetworkArchitecture architecture, bool classification, Tensor x, Tensor y, Tensor? xValidation, Tensor? yValidation, double targetScale)
+        NeuralNetworkArchitecture architecture, bool classification, Tensor x, Tensor y, Tensor? xValidation, Tensor? yValidation, double targetScale,
+        HierarchicalRnnMetaParameters? learnedWeights)
     {
         string metric = classification ? "accuracy" : "RMSE";
         ctx.Info($"Training {architecture} on {x.shape[0]} rows" +
             (xValidation is null ? "" : $", validating on {xValidation.shape[0]}") +
-            $", device {ctx.Device}, seed {ctx.Seed}, {(o.OptimizerFactory is null ? o.Optimizer.ToString() : "custom optimizer")}, " +
+            $", device {ctx.Device}, seed {ctx.Seed}, {NeuralNetworkOptimizers.Describe(o)}, " +
             $"batch {o.BatchSize}, up to {o.NumberOfEpochs} epochs.");
         var module = NeuralNetworkModule.Create(architecture, ctx.CreateGenerator("initialization", CPU));
         var owned = new List<IDisposable>();
@@ -146,7 +160,7 @@ internal static class NeuralNetworkFitting
             var xv = validate ? OnDevice(xValidation!) : null;
             var yv = validate ? OnDevice(yValidation!) : null;
             var parameters = module.parameters().ToList();
-            var optimizer = NeuralNetworkOptimizers.Create(o, parameters);
+            var optimizer = NeuralNetworkOptimizers.Create(o, parameters, learnedWeights, ctx.Seed);
             owned.Add(optimizer);
 
             string trainMetric = $"train {metric}", validationLoss = "validation loss", validationMetric = $"validation {metric}";

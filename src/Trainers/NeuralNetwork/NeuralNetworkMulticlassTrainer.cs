@@ -65,6 +65,8 @@ public sealed partial class NeuralNetworkMulticlassTrainer : ITrainerEstimator<N
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type or size; the validation set does not match.</exception>
     /// <exception cref="InvalidOperationException">The data is empty or holds a NaN/infinite feature or a missing label; training diverged.</exception>
     /// <exception cref="OperationCanceledException">The options' cancellation token was cancelled.</exception>
+    /// <exception cref="FileNotFoundException">The learned optimizer's weights file does not exist.</exception>
+    /// <exception cref="FormatException">The learned optimizer's weights file is corrupt, truncated or not a weights file.</exception>
     public NeuralNetworkMulticlassModel Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -80,6 +82,7 @@ public sealed partial class NeuralNetworkMulticlassTrainer : ITrainerEstimator<N
                 throw Guard.ExceptSchemaMismatch("validation label", o.LabelColumnName, $"key with {k} classes like the training label", $"key with {kv} classes");
         }
 
+        using var learnedWeights = NeuralNetworkOptimizers.LoadLearnedWeights(o); // a bad weights file fails before any data is read
         using var ctx = ComponentContext.Create(_env, ComponentName, o.Seed, o.Device, o.CancellationToken);
         Tensor? x = null, y = null, xv = null, yv = null;
         try
@@ -97,7 +100,7 @@ public sealed partial class NeuralNetworkMulticlassTrainer : ITrainerEstimator<N
                 (x, y, xv, yv) = NeuralNetworkFitting.Split(x, y, o.ValidationFraction, ctx.CreateGenerator("validation-split", CPU));
             }
             var architecture = NeuralNetworkFitting.Architecture(o, d, k);
-            var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: true, x, y, xv, yv, targetScale: 1);
+            var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: true, x, y, xv, yv, targetScale: 1, learnedWeights);
             var parameters = new NeuralNetworkModelParameters(module, ctx.Device, result.History, result.BestEpoch);
             return new NeuralNetworkMulticlassModel(_env, parameters, o.FeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
                 classNames, o.InferenceBatchSize);

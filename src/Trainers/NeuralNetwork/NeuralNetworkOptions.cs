@@ -1,4 +1,5 @@
 using Components.Core.Runtime;
+using Components.Trainers.LearnedOptimizer;
 using Microsoft.ML;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -39,6 +40,8 @@ public abstract class NeuralNetworkOptions : ComponentOptions
         public const int EarlyStoppingPatience = 5;
         public const int InferenceBatchSize = 512;
         public const double MaxGradientNorm = 0.0;
+        public const double LearnedOptimizerMinInitialLearningRate = HierarchicalRnnOptimizer.Options.Defaults.MinInitialLearningRate;
+        public const double LearnedOptimizerMaxInitialLearningRate = HierarchicalRnnOptimizer.Options.Defaults.MaxInitialLearningRate;
 
         public static int[] HiddenLayerWidths() => [HiddenLayerWidth];
 
@@ -84,7 +87,11 @@ public abstract class NeuralNetworkOptions : ComponentOptions
     /// <summary>σ_b², non-negative: every bias starts as N(0, σ_b²). Default 0 (zero biases).</summary>
     public double BiasVariance = Defaults.BiasVariance;
 
-    /// <summary>Built-in optimizer, used when <see cref="OptimizerFactory"/> is null. Default <see cref="NeuralNetworkOptimizerKind.Adam"/>.</summary>
+    /// <summary>
+    /// Built-in optimizer, used when <see cref="OptimizerFactory"/> is null: SGD, momentum, Adam, RMSProp, or the learned
+    /// hierarchical RNN optimizer (<see cref="NeuralNetworkOptimizerKind.LearnedHierarchicalRnn"/>, configured by the
+    /// <c>LearnedOptimizer*</c> options). Default <see cref="NeuralNetworkOptimizerKind.Adam"/>.
+    /// </summary>
     public NeuralNetworkOptimizerKind Optimizer = Defaults.Optimizer;
 
     /// <summary>
@@ -93,9 +100,32 @@ public abstract class NeuralNetworkOptions : ComponentOptions
     /// <c>torch.optim.Optimizer</c>, built-in or a subclass of your own. Called once per <c>Fit</c>; per mini-batch the
     /// trainer (the Core training engine) zeroes the gradients, evaluates the loss, calls <c>backward()</c> and then
     /// <c>step(closure)</c>, where the closure re-evaluates the same mini-batch, so optimizers that re-evaluate the loss
-    /// (L-BFGS) work; the optimizer is disposed at the end. This is where a learned optimizer plugs in. Default null.
+    /// (L-BFGS) work; the optimizer is disposed at the end. Default null.
     /// </summary>
     public Func<IEnumerable<Parameter>, torch.optim.Optimizer>? OptimizerFactory;
+
+    /// <summary>
+    /// <see cref="NeuralNetworkOptimizerKind.LearnedHierarchicalRnn"/> only: the learned optimizer's weights file (written by
+    /// <see cref="HierarchicalRnnMetaParameters.Save(string)"/> or the meta-trainer), or null for the weights shipped with the
+    /// library. Read at the start of <c>Fit</c>: a missing file throws <see cref="FileNotFoundException"/>, a corrupt,
+    /// truncated or foreign one <see cref="FormatException"/>, weights of another architecture
+    /// <see cref="InvalidOperationException"/>, each naming the file. Default null.
+    /// </summary>
+    public string? LearnedOptimizerWeightsPath;
+
+    /// <summary>
+    /// <see cref="NeuralNetworkOptimizerKind.LearnedHierarchicalRnn"/> only: lower end of the range the initial
+    /// per-parameter learning rates are drawn from (log-uniformly, with the trainer's seed), positive and finite. The
+    /// learned optimizer then adapts them. Default 1e-6 (the range the shipped weights were meta-trained with).
+    /// </summary>
+    public double LearnedOptimizerMinInitialLearningRate = Defaults.LearnedOptimizerMinInitialLearningRate;
+
+    /// <summary>
+    /// <see cref="NeuralNetworkOptimizerKind.LearnedHierarchicalRnn"/> only: upper end of the initial learning-rate range,
+    /// finite and at least <see cref="LearnedOptimizerMinInitialLearningRate"/> (equal to it for one fixed initial learning
+    /// rate). Default 0.01.
+    /// </summary>
+    public double LearnedOptimizerMaxInitialLearningRate = Defaults.LearnedOptimizerMaxInitialLearningRate;
 
     /// <summary>Learning rate η of the built-in optimizer, positive. Default 0.001 (suits Adam and RMSProp; SGD usually wants 0.01–0.1).</summary>
     public double LearningRate = Defaults.LearningRate;
@@ -103,7 +133,7 @@ public abstract class NeuralNetworkOptions : ComponentOptions
     /// <summary>Momentum μ of <see cref="NeuralNetworkOptimizerKind.Momentum"/>, in [0, 1). Default 0.9.</summary>
     public double Momentum = Defaults.Momentum;
 
-    /// <summary>L2 weight decay of the built-in optimizer (added to the gradient as λ·θ), non-negative. Default 0.</summary>
+    /// <summary>L2 weight decay of the built-in optimizer (added to the gradient as λ·θ), non-negative; must be 0 with the learned optimizer. Default 0.</summary>
     public double WeightDecay = Defaults.WeightDecay;
 
     /// <summary>Examples per mini-batch, positive (the last batch of an epoch may be smaller). Default 64.</summary>

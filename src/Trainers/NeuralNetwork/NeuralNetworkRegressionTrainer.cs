@@ -62,6 +62,8 @@ public sealed partial class NeuralNetworkRegressionTrainer : ITrainerEstimator<N
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type or size; the validation set does not match.</exception>
     /// <exception cref="InvalidOperationException">The data is empty or holds a NaN/infinite feature or label; training diverged.</exception>
     /// <exception cref="OperationCanceledException">The options' cancellation token was cancelled.</exception>
+    /// <exception cref="FileNotFoundException">The learned optimizer's weights file does not exist.</exception>
+    /// <exception cref="FormatException">The learned optimizer's weights file is corrupt, truncated or not a weights file.</exception>
     public NeuralNetworkRegressionModel Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -75,6 +77,7 @@ public sealed partial class NeuralNetworkRegressionTrainer : ITrainerEstimator<N
             ColumnRules.CheckSingle(vs.Schema, "validation label", o.LabelColumnName);
         }
 
+        using var learnedWeights = NeuralNetworkOptimizers.LoadLearnedWeights(o); // a bad weights file fails before any data is read
         using var ctx = ComponentContext.Create(_env, ComponentName, o.Seed, o.Device, o.CancellationToken);
         Tensor? x = null, y = null, xv = null, yv = null;
         try
@@ -107,7 +110,7 @@ public sealed partial class NeuralNetworkRegressionTrainer : ITrainerEstimator<N
                 Standardize(ref yv, mean, scale);
 
             var architecture = NeuralNetworkFitting.Architecture(o, d, 1);
-            var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: false, x, y, xv, yv, scale);
+            var (module, result) = NeuralNetworkFitting.Train(ctx, o, architecture, classification: false, x, y, xv, yv, scale, learnedWeights);
             var parameters = new NeuralNetworkModelParameters(module, ctx.Device, result.History, result.BestEpoch);
             return new NeuralNetworkRegressionModel(_env, parameters, o.FeatureColumnName, o.ScoreColumnName, mean, scale,
                 o.InferenceBatchSize);
