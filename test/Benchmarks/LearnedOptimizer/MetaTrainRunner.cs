@@ -13,7 +13,8 @@ public static class MetaTrainRunner
 {
     public static int Run(string[] args)
     {
-        int steps = 20, workers = 1, unrolls = 0, seed = 1;
+        int steps = 20, workers = 1, unrolls = 0, seed = 1, evalProblems = 0, evalSteps = 200;
+        double learningRate = MetaTrainerOptions.Defaults.LearningRate;
         string output = "lopt-weights.hrnn";
         string? checkpoint = null;
         for (int i = 0; i + 1 < args.Length; i += 2)
@@ -27,6 +28,9 @@ public static class MetaTrainRunner
                 case "--seed": seed = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--out": output = value; break;
                 case "--checkpoint": checkpoint = value; break;
+                case "--lr": learningRate = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--eval": evalProblems = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--eval-steps": evalSteps = int.Parse(value, CultureInfo.InvariantCulture); break;
                 default:
                     Console.Error.WriteLine($"Unknown option '{args[i]}'.");
                     return 2;
@@ -35,16 +39,38 @@ public static class MetaTrainRunner
         TorchSharp.torch.set_num_threads(1);
         var options = new MetaTrainerOptions
         {
-            Seed = seed, Workers = workers, UnrollsPerStep = unrolls, CheckpointPath = checkpoint,
+            Seed = seed, Workers = workers, UnrollsPerStep = unrolls, CheckpointPath = checkpoint, LearningRate = learningRate,
             Log = line => Console.WriteLine(line),
         };
         using var trainer = checkpoint is not null && File.Exists(checkpoint)
             ? HierarchicalRnnMetaTrainer.Resume(checkpoint, options)
             : new HierarchicalRnnMetaTrainer(HierarchicalRnnMetaParameters.CreateInitial(seed), options);
+        if (evalProblems > 0 && trainer.StepsTaken == 0)
+        {
+            using var reduced = HierarchicalRnnMetaParameters.CreateReduced();
+            Console.WriteLine($"Held-out meta-loss ({evalProblems} problems, seeds {HeldOutSeed}+, {evalSteps} steps): reduced rule {HeldOut(reduced, evalProblems, evalSteps, workers):F4}, initial {HeldOut(trainer.Meta, evalProblems, evalSteps, workers):F4}");
+        }
         var start = DateTime.UtcNow;
         trainer.Train(steps);
         trainer.Meta.Save(output);
         Console.WriteLine($"{trainer.StepsTaken} meta-steps in {(DateTime.UtcNow - start).TotalSeconds:F1} s (load {File.ReadAllText("/proc/loadavg").Trim()}); weights → {output}");
+        if (evalProblems > 0)
+            Console.WriteLine($"Held-out meta-loss ({evalProblems} problems, {evalSteps} steps): trained {HeldOut(trainer.Meta, evalProblems, evalSteps, workers):F4}");
         return 0;
+    }
+
+    /// <summary>Problem seeds of held-out evaluations (meta-training draws seeds in [0, 1000)).</summary>
+    public const int HeldOutSeed = 1_000_000;
+
+    /// <summary>Mean log-ratio meta-loss over the held-out problems <c>HeldOutSeed + i</c>, i &lt; count, from a fresh start.</summary>
+    internal static double HeldOut(HierarchicalRnnMetaParameters meta, int count, int steps, int workers)
+    {
+        var values = new double[count];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, i =>
+        {
+            using var copy = HierarchicalRnnMetaTrainer.Copy(meta);
+            values[i] = MetaObjective.Evaluate(copy, MetaTrainingEnsemble.Default, HeldOutSeed + i, steps);
+        });
+        return values.Average();
     }
 }
