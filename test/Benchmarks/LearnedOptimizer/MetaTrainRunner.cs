@@ -5,15 +5,18 @@ using Components.Trainers.LearnedOptimizer.MetaTraining;
 namespace Components.Benchmarks.LearnedOptimizer;
 
 /// <summary>
-/// <c>lopt-metatrain [--steps N] [--workers W] [--unrolls U] [--seed S] [--out weights.hrnn] [--checkpoint ckpt.bin]</c>:
+/// <c>lopt-metatrain [--steps N] [--workers W] [--unrolls U] [--seed S] [--lr 1e-3] [--out weights.hrnn] [--checkpoint ckpt.bin]
+/// [--snapshot-every K] [--eval P] [--eval-steps 200]</c>:
 /// meta-trains the hierarchical RNN optimizer from <c>CreateInitial(S)</c> (or resumes from an existing checkpoint) and
-/// saves the meta-parameters as a weights file. Torch threads: 1 per worker.
+/// saves the meta-parameters as a weights file (and every K steps as OUT.N.hrnn). <c>--eval P</c> prints the held-out
+/// meta-loss (problem seeds 1000000 + i, i &lt; P, fresh starts) of the reduced rule and the initial weights before and of the
+/// trained weights after. Torch threads: 1 per worker.
 /// </summary>
 public static class MetaTrainRunner
 {
     public static int Run(string[] args)
     {
-        int steps = 20, workers = 1, unrolls = 0, seed = 1, evalProblems = 0, evalSteps = 200;
+        int steps = 20, workers = 1, unrolls = 0, seed = 1, evalProblems = 0, evalSteps = 200, snapshotEvery = 0;
         double learningRate = MetaTrainerOptions.Defaults.LearningRate;
         string output = "lopt-weights.hrnn";
         string? checkpoint = null;
@@ -29,6 +32,7 @@ public static class MetaTrainRunner
                 case "--out": output = value; break;
                 case "--checkpoint": checkpoint = value; break;
                 case "--lr": learningRate = double.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--snapshot-every": snapshotEvery = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--eval": evalProblems = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--eval-steps": evalSteps = int.Parse(value, CultureInfo.InvariantCulture); break;
                 default:
@@ -51,7 +55,14 @@ public static class MetaTrainRunner
             Console.WriteLine($"Held-out meta-loss ({evalProblems} problems, seeds {HeldOutSeed}+, {evalSteps} steps): reduced rule {HeldOut(reduced, evalProblems, evalSteps, workers):F4}, initial {HeldOut(trainer.Meta, evalProblems, evalSteps, workers):F4}");
         }
         var start = DateTime.UtcNow;
-        trainer.Train(steps);
+        // Snapshots (OUT.N.hrnn every K steps) are the weights a run with --steps N gives: training in chunks is the same
+        // computation, since every meta-step's draws depend only on (seed, slot, trajectory).
+        for (int next = snapshotEvery > 0 ? snapshotEvery : steps; trainer.StepsTaken < steps; next += snapshotEvery > 0 ? snapshotEvery : steps)
+        {
+            trainer.Train(Math.Min(next, steps));
+            if (snapshotEvery > 0 && trainer.StepsTaken % snapshotEvery == 0)
+                trainer.Meta.Save(Path.ChangeExtension(output, null) + $".{trainer.StepsTaken}.hrnn");
+        }
         trainer.Meta.Save(output);
         Console.WriteLine($"{trainer.StepsTaken} meta-steps in {(DateTime.UtcNow - start).TotalSeconds:F1} s (load {File.ReadAllText("/proc/loadavg").Trim()}); weights → {output}");
         if (evalProblems > 0)
