@@ -6,7 +6,7 @@ namespace Components.Benchmarks.LearnedOptimizer;
 
 /// <summary>
 /// <c>lopt-metatrain [--steps N] [--workers W] [--unrolls U] [--seed S] [--lr 1e-3] [--out weights.hrnn] [--checkpoint ckpt.bin]
-/// [--snapshot-every K] [--eval P] [--eval-steps 200]</c>:
+/// [--snapshot-every K] [--eval P] [--eval-steps 200]</c> or <c>lopt-metatrain --evaluate a.hrnn,b.hrnn --eval P [--workers W]</c>:
 /// meta-trains the hierarchical RNN optimizer from <c>CreateInitial(S)</c> (or resumes from an existing checkpoint) and
 /// saves the meta-parameters as a weights file (and every K steps as OUT.N.hrnn). <c>--eval P</c> prints the held-out
 /// meta-loss (problem seeds 1000000 + i, i &lt; P, fresh starts) of the reduced rule and the initial weights before and of the
@@ -19,7 +19,7 @@ public static class MetaTrainRunner
         int steps = 20, workers = 1, unrolls = 0, seed = 1, evalProblems = 0, evalSteps = 200, snapshotEvery = 0;
         double learningRate = MetaTrainerOptions.Defaults.LearningRate;
         string output = "lopt-weights.hrnn";
-        string? checkpoint = null;
+        string? checkpoint = null, evaluate = null;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             string value = args[i + 1];
@@ -33,6 +33,7 @@ public static class MetaTrainRunner
                 case "--checkpoint": checkpoint = value; break;
                 case "--lr": learningRate = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--snapshot-every": snapshotEvery = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--evaluate": evaluate = value; break;
                 case "--eval": evalProblems = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--eval-steps": evalSteps = int.Parse(value, CultureInfo.InvariantCulture); break;
                 default:
@@ -41,6 +42,16 @@ public static class MetaTrainRunner
             }
         }
         TorchSharp.torch.set_num_threads(1);
+        if (evaluate is not null)
+        {
+            // Validation of saved weights (e.g. the snapshots of a run): the held-out meta-loss of each file.
+            foreach (var file in evaluate.Split(','))
+            {
+                using var weights = HierarchicalRnnMetaParameters.Load(file);
+                Console.WriteLine($"{file}: held-out meta-loss ({Math.Max(1, evalProblems)} problems, {evalSteps} steps) {HeldOut(weights, Math.Max(1, evalProblems), evalSteps, workers):F4}");
+            }
+            return 0;
+        }
         var options = new MetaTrainerOptions
         {
             Seed = seed, Workers = workers, UnrollsPerStep = unrolls, CheckpointPath = checkpoint, LearningRate = learningRate,
