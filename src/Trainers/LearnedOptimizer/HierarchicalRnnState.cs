@@ -41,6 +41,17 @@ internal sealed class HierarchicalRnnTensorState : IDisposable
     public Tensor[] Entries() =>
         [ParameterHidden, InputDecay, ScaleDecay, LogLearningRate, GradientAccumulators, MeanSquares, TensorHidden, tensor((double)Steps, ScalarType.Float64)];
 
+    /// <summary>A copy with every tensor detached from the graph and from any dispose scope (the caller owns it).</summary>
+    public HierarchicalRnnTensorState DetachedCopy()
+    {
+        static Tensor C(Tensor t) => t.detach().clone().DetachFromDisposeScope();
+        return new HierarchicalRnnTensorState
+        {
+            ParameterHidden = C(ParameterHidden), InputDecay = C(InputDecay), ScaleDecay = C(ScaleDecay), LogLearningRate = C(LogLearningRate),
+            GradientAccumulators = C(GradientAccumulators), MeanSquares = C(MeanSquares), TensorHidden = C(TensorHidden), Steps = Steps,
+        };
+    }
+
     /// <summary>Removes every tensor from the current dispose scope.</summary>
     public HierarchicalRnnTensorState Detached()
     {
@@ -67,6 +78,10 @@ internal sealed class HierarchicalRnnState : IDisposable
     public required HierarchicalRnnTensorState[] Tensors { get; init; }
 
     public required Tensor GlobalHidden { get; init; }
+
+    /// <summary>A copy with every tensor detached from the graph and from any dispose scope (the caller owns it).</summary>
+    public HierarchicalRnnState DetachedCopy() =>
+        new() { Tensors = [.. Tensors.Select(t => t.DetachedCopy())], GlobalHidden = GlobalHidden.detach().clone().DetachFromDisposeScope() };
 
     public HierarchicalRnnState Detached()
     {

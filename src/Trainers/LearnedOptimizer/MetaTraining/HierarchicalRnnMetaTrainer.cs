@@ -19,6 +19,8 @@ internal sealed class MetaTrainerOptions
         public const int MinUnrollLength = 10;
         public const double UnrollLengthScale = 20;
         public const int MaxUnrollLength = 50;
+        public const double PartialUnrollScale = 5;
+        public const int MaxPartialUnrolls = 20;
         public const int CheckpointEvery = 10;
     }
 
@@ -40,11 +42,21 @@ internal sealed class MetaTrainerOptions
     /// <summary>Element-wise clip of the averaged meta-gradient (the reference's gradient_clip_level 1e4).</summary>
     public double GradientClip { get; init; } = Defaults.GradientClip;
 
-    /// <summary>Unroll lengths are <c>min(Max, Min + round(Exp(Scale)))</c> (the reference: 50 + Exp(200), unbounded).</summary>
+    /// <summary>
+    /// Steps per partial unroll, drawn once per trajectory: <c>min(Max, Min + round(Exp(Scale)))</c> (the reference: 50 + round(Exp(200)), unbounded).
+    /// </summary>
     public int MinUnrollLength { get; init; } = Defaults.MinUnrollLength;
 
     public double UnrollLengthScale { get; init; } = Defaults.UnrollLengthScale;
     public int MaxUnrollLength { get; init; } = Defaults.MaxUnrollLength;
+
+    /// <summary>
+    /// Partial unrolls per trajectory, drawn once per trajectory: <c>min(MaxPartialUnrolls, 1 + round(Exp(PartialUnrollScale)))</c>
+    /// (the reference: 1 + round(Exp(40)), unbounded). The optimizer state and the parameters carry from one partial unroll to the next.
+    /// </summary>
+    public double PartialUnrollScale { get; init; } = Defaults.PartialUnrollScale;
+
+    public int MaxPartialUnrolls { get; init; } = Defaults.MaxPartialUnrolls;
 
     /// <summary>Backpropagate through the inner gradients (the reference's use_second_derivatives).</summary>
     public bool SecondDerivatives { get; init; } = true;
@@ -81,6 +93,10 @@ internal sealed class MetaTrainerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxUnrollLength), MaxUnrollLength, $"The longest unroll must be at least MinUnrollLength ({MinUnrollLength}).");
         if (!(UnrollLengthScale >= 0) || double.IsInfinity(UnrollLengthScale))
             throw new ArgumentOutOfRangeException(nameof(UnrollLengthScale), UnrollLengthScale, "The unroll length scale must be ≥ 0 and finite.");
+        if (!(PartialUnrollScale >= 0) || double.IsInfinity(PartialUnrollScale))
+            throw new ArgumentOutOfRangeException(nameof(PartialUnrollScale), PartialUnrollScale, "The partial-unroll count scale must be ≥ 0 and finite.");
+        if (MaxPartialUnrolls < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxPartialUnrolls), MaxPartialUnrolls, "A trajectory needs at least one partial unroll.");
         if (ProblemCount < 1)
             throw new ArgumentOutOfRangeException(nameof(ProblemCount), ProblemCount, "ProblemCount must be ≥ 1.");
         if (CheckpointEvery < 1)
@@ -88,11 +104,18 @@ internal sealed class MetaTrainerOptions
     }
 }
 
+/// <summary>A truncated trajectory: a problem, the steps of each partial unroll and how many partial unrolls it has.</summary>
+internal readonly record struct MetaTrajectory(int ProblemSeed, int UnrollLength, int PartialUnrolls);
+
 /// <summary>
-/// Meta-trains <see cref="HierarchicalRnnMetaParameters"/> in place: each meta-step draws unrolls (problem seed, length)
-/// from the step's own seeded stream, computes their meta-gradients with <see cref="MetaObjective.Compute"/> on
-/// <see cref="MetaTrainerOptions.Workers"/> parallel workers (each on its own copy of the meta-parameters), averages them in
-/// draw order (so the result does not depend on the number of workers), clips and takes an Adam step. Owns the meta-parameters.
+/// Meta-trains <see cref="HierarchicalRnnMetaParameters"/> in place with truncated unrolls. The trainer keeps
+/// <see cref="MetaTrainerOptions.UnrollsPerStep"/> slots, each running one trajectory (problem seed, partial-unroll length,
+/// number of partial unrolls; the j-th trajectory of slot i is drawn from stream <c>"learned-optimizer.meta-train.{i}.{j}"</c>).
+/// Each meta-step runs every slot's next partial unroll from the parameters and optimizer state where the previous one
+/// stopped (<see cref="MetaObjective.ComputePartial"/>) on <see cref="MetaTrainerOptions.Workers"/> parallel workers (each on
+/// its own copy of the meta-parameters), averages the meta-gradients in slot order (so the result does not depend on the
+/// number of workers), clips and takes an Adam step; a slot whose trajectory is finished draws the next one. Owns the
+/// meta-parameters and the trajectories.
 /// </summary>
 internal sealed class HierarchicalRnnMetaTrainer : IDisposable
 {
@@ -100,6 +123,21 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
     private readonly MetaTrainingEnsemble _ensemble;
     private readonly Tensor[] _m, _v;
     private readonly List<double> _history = [];
+    private readonly Running?[] _slots;
+    private readonly int[] _drawn;
+
+    private sealed class Running(MetaTrajectory spec, MetaTrainingProblem problem, UnrollCarry carry) : IDisposable
+    {
+        public MetaTrajectory Spec { get; } = spec;
+        public MetaTrainingProblem Problem { get; } = problem;
+        public UnrollCarry Carry { get; set; } = carry;
+
+        public void Dispose()
+        {
+            Carry.Dispose();
+            Problem.Dispose();
+        }
+    }
 
     /// <param name="meta">The meta-parameters to train (the trainer takes ownership).</param>
     /// <param name="options">Settings; the defaults when null.</param>
@@ -113,6 +151,8 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
         var ps = meta.parameters().ToArray();
         _m = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
         _v = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
+        _slots = new Running?[UnrollsPerStep];
+        _drawn = new int[UnrollsPerStep];
     }
 
     /// <summary>The meta-parameters being trained.</summary>
@@ -126,19 +166,16 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
 
     private int UnrollsPerStep => _options.UnrollsPerStep == 0 ? _options.Workers : _options.UnrollsPerStep;
 
-    /// <summary>The unrolls of meta-step <paramref name="step"/>: a pure function of (seed, step).</summary>
-    public MetaUnroll[] DrawUnrolls(int step)
+    /// <summary>The <paramref name="index"/>-th trajectory of slot <paramref name="slot"/>: a pure function of (seed, slot, index).</summary>
+    public MetaTrajectory DrawTrajectory(int slot, int index)
     {
-        var random = new Random((int)(RandomStreams.DeriveSeed(_options.Seed, $"learned-optimizer.meta-train.{step}") & int.MaxValue));
-        var result = new MetaUnroll[UnrollsPerStep];
-        for (int i = 0; i < result.Length; i++)
-        {
-            int seed = random.Next(_options.ProblemCount);
-            double exp = -_options.UnrollLengthScale * Math.Log(1 - random.NextDouble());
-            int length = (int)Math.Min(_options.MaxUnrollLength, _options.MinUnrollLength + Math.Round(exp));
-            result[i] = new MetaUnroll(seed, length);
-        }
-        return result;
+        var random = new Random((int)(RandomStreams.DeriveSeed(_options.Seed, $"learned-optimizer.meta-train.{slot}.{index}") & int.MaxValue));
+        int seed = random.Next(_options.ProblemCount);
+        double exp = -_options.UnrollLengthScale * Math.Log(1 - random.NextDouble());
+        int length = (int)Math.Min(_options.MaxUnrollLength, _options.MinUnrollLength + Math.Round(exp));
+        double count = -_options.PartialUnrollScale * Math.Log(1 - random.NextDouble());
+        int partials = (int)Math.Min(_options.MaxPartialUnrolls, 1 + Math.Round(count));
+        return new MetaTrajectory(seed, length, partials);
     }
 
     /// <summary>Takes meta-steps until <paramref name="totalSteps"/> have been taken (counting those before a resume).</summary>
@@ -155,20 +192,45 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
         }
     }
 
-    /// <summary>One meta-step; returns its mean meta-loss (before the update).</summary>
-    public double Step(CancellationToken cancellation = default)
+    private Running Begin(int slot)
     {
-        var unrolls = DrawUnrolls(StepsTaken);
-        var results = new MetaGradient?[unrolls.Length];
-        var errors = new string?[unrolls.Length];
+        var spec = DrawTrajectory(slot, _drawn[slot]);
+        var problem = _ensemble.Draw(spec.ProblemSeed, Meta.parameters().First().dtype);
         try
         {
-            Parallel.For(0, unrolls.Length, new ParallelOptions { MaxDegreeOfParallelism = _options.Workers, CancellationToken = cancellation }, i =>
+            return new Running(spec, problem, MetaObjective.Start(Meta, problem, spec.ProblemSeed));
+        }
+        catch
+        {
+            problem.Dispose();
+            throw;
+        }
+    }
+
+    private void End(int slot)
+    {
+        _slots[slot]!.Dispose();
+        _slots[slot] = null;
+        _drawn[slot]++;
+    }
+
+    /// <summary>One meta-step (every slot's next partial unroll); returns its mean meta-loss (before the update).</summary>
+    public double Step(CancellationToken cancellation = default)
+    {
+        for (int i = 0; i < _slots.Length; i++)
+            _slots[i] ??= Begin(i);
+        var results = new MetaGradient?[_slots.Length];
+        var nexts = new UnrollCarry?[_slots.Length];
+        var errors = new string?[_slots.Length];
+        try
+        {
+            Parallel.For(0, _slots.Length, new ParallelOptions { MaxDegreeOfParallelism = _options.Workers, CancellationToken = cancellation }, i =>
             {
                 using var copy = Copy(Meta);
+                var run = _slots[i]!;
                 try
                 {
-                    results[i] = MetaObjective.Compute(copy, _ensemble, unrolls[i], _options.SecondDerivatives, cancellation);
+                    (results[i], nexts[i]) = MetaObjective.ComputePartial(copy, run.Problem, run.Carry, run.Spec.UnrollLength, _options.SecondDerivatives, cancellation);
                 }
                 catch (ArithmeticException ex)
                 {
@@ -180,12 +242,15 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
         {
             foreach (var r in results)
                 r?.Dispose();
+            foreach (var n in nexts)
+                n?.Dispose();
             cancellation.ThrowIfCancellationRequested();
             throw;
         }
 
         var ok = results.Where(r => r is not null).Select(r => r!).ToArray();
         double mean = ok.Length == 0 ? double.NaN : ok.Average(r => r.MetaLoss);
+        string described = string.Join(",", _slots.Select(r => $"{r!.Spec.ProblemSeed}:{r.Carry.UnrollsDone + 1}/{r.Spec.PartialUnrolls}x{r.Spec.UnrollLength}"));
         try
         {
             if (ok.Length > 0)
@@ -196,10 +261,21 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
             foreach (var r in ok)
                 r.Dispose();
         }
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            var run = _slots[i]!;
+            if (nexts[i] is { } next)
+            {
+                run.Carry.Dispose();
+                run.Carry = next;
+            }
+            if (errors[i] is not null || run.Carry.UnrollsDone >= run.Spec.PartialUnrolls)
+                End(i);
+        }
         StepsTaken++;
         _history.Add(mean);
-        string skipped = errors.Any(e => e is not null) ? $"; skipped: {string.Join("; ", errors.Where(e => e is not null))}" : "";
-        _options.Log?.Invoke($"Meta-step {StepsTaken}: meta-loss {mean:F4} over {ok.Length}/{unrolls.Length} unrolls (lengths {string.Join(",", unrolls.Select(u => u.Length))}){skipped}");
+        string skipped = errors.Any(e => e is not null) ? $"; skipped (trajectory ended): {string.Join("; ", errors.Where(e => e is not null))}" : "";
+        _options.Log?.Invoke($"Meta-step {StepsTaken}: meta-loss {mean:F4} over {ok.Length}/{_slots.Length} partial unrolls (problem:partial/count x length {described}){skipped}");
         return mean;
     }
 
@@ -241,14 +317,94 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         var named = Meta.named_parameters().ToArray();
         using var step = tensor((double)StepsTaken, ScalarType.Float64);
+        var owned = new List<Tensor>();
         var entries = named.Select(n => (n.name, (Tensor)n.parameter))
             .Concat(named.Select((n, i) => ($"adam.m.{n.name}", _m[i])))
             .Concat(named.Select((n, i) => ($"adam.v.{n.name}", _v[i])))
-            .Append(("trainer.steps", step));
+            .Append(("trainer.steps", step))
+            .Concat(SlotEntries(owned));
         string temp = path + ".tmp";
         using (var stream = File.Create(temp))
             HierarchicalRnnWeightsFile.Write(stream, HierarchicalRnnWeightsFile.CheckpointMagic, Meta.Architecture, entries);
+        foreach (var t in owned)
+            t.Dispose();
         File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Per slot: the trajectories drawn so far and, for a running one, its partial unrolls done, f(θ₀), parameters and optimizer state.</summary>
+    private IEnumerable<(string, Tensor)> SlotEntries(List<Tensor> owned)
+    {
+        Tensor Scalar(double v)
+        {
+            var t = tensor(v, ScalarType.Float64);
+            owned.Add(t);
+            return t;
+        }
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            yield return ($"slot.{i}.drawn", Scalar(_drawn[i]));
+            if (_slots[i] is not { } run)
+                continue;
+            yield return ($"slot.{i}.unrolls_done", Scalar(run.Carry.UnrollsDone));
+            yield return ($"slot.{i}.initial_loss", Scalar(run.Carry.InitialLoss));
+            for (int k = 0; k < run.Carry.Parameters.Length; k++)
+                yield return ($"slot.{i}.theta.{k}", run.Carry.Parameters[k]);
+            var state = run.Carry.State;
+            for (int k = 0; k < state.Tensors.Length; k++)
+            {
+                var entries = state.Tensors[k].Entries();
+                owned.Add(entries[^1]);
+                for (int e = 0; e < entries.Length; e++)
+                    yield return ($"slot.{i}.state.{k}.{HierarchicalRnnTensorState.EntryNames[e]}", entries[e]);
+            }
+            yield return ($"slot.{i}.state.global", state.GlobalHidden);
+        }
+    }
+
+    private void RestoreSlots(Dictionary<string, Tensor> entries, string path)
+    {
+        if (!entries.ContainsKey($"slot.{_slots.Length - 1}.drawn") || entries.ContainsKey($"slot.{_slots.Length}.drawn"))
+            throw new InvalidOperationException($"Meta-training checkpoint '{path}' was written with a different number of unrolls per step than the {_slots.Length} configured; resume with the options of the run that wrote it.");
+        Tensor Entry(string name) => entries.TryGetValue(name, out var v)
+            ? v : throw new FormatException($"Meta-training checkpoint '{path}' lacks the entry '{name}'.");
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            _drawn[i] = (int)Entry($"slot.{i}.drawn").ToDouble();
+            if (!entries.ContainsKey($"slot.{i}.unrolls_done"))
+                continue;
+            var run = Begin(i);
+            _slots[i] = run;
+            var fresh = run.Carry;
+            using (no_grad())
+            {
+                for (int k = 0; k < fresh.Parameters.Length; k++)
+                    fresh.Parameters[k].copy_(Entry($"slot.{i}.theta.{k}"));
+                var tensors = new HierarchicalRnnTensorState[fresh.State.Tensors.Length];
+                for (int k = 0; k < tensors.Length; k++)
+                {
+                    var t = fresh.State.Tensors[k];
+                    string E(int e) => $"slot.{i}.state.{k}.{HierarchicalRnnTensorState.EntryNames[e]}";
+                    var targets = t.Entries();
+                    for (int e = 0; e < targets.Length - 1; e++)
+                        targets[e].copy_(Entry(E(e)));
+                    targets[^1].Dispose();
+                    tensors[k] = new HierarchicalRnnTensorState
+                    {
+                        ParameterHidden = t.ParameterHidden, InputDecay = t.InputDecay, ScaleDecay = t.ScaleDecay, LogLearningRate = t.LogLearningRate,
+                        GradientAccumulators = t.GradientAccumulators, MeanSquares = t.MeanSquares, TensorHidden = t.TensorHidden,
+                        Steps = (long)Entry(E(targets.Length - 1)).ToDouble(),
+                    };
+                }
+                fresh.State.GlobalHidden.copy_(Entry($"slot.{i}.state.global"));
+                run.Carry = new UnrollCarry
+                {
+                    ProblemSeed = fresh.ProblemSeed, Parameters = fresh.Parameters,
+                    State = new HierarchicalRnnState { Tensors = tensors, GlobalHidden = fresh.State.GlobalHidden },
+                    InitialLoss = Entry($"slot.{i}.initial_loss").ToDouble(),
+                    UnrollsDone = (int)Entry($"slot.{i}.unrolls_done").ToDouble(),
+                };
+            }
+        }
     }
 
     /// <summary>A trainer continuing from the checkpoint <paramref name="path"/> (same options as the run that wrote it, for an identical continuation).</summary>
@@ -284,6 +440,7 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
                 if (!entries.TryGetValue("trainer.steps", out var steps))
                     throw new FormatException($"Meta-training checkpoint '{path}' lacks the entry 'trainer.steps'.");
                 trainer.StepsTaken = (int)steps.ToDouble();
+                trainer.RestoreSlots(entries, path);
                 return trainer;
             }
             catch
@@ -301,6 +458,8 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
 
     public void Dispose()
     {
+        foreach (var r in _slots)
+            r?.Dispose();
         foreach (var t in _m.Concat(_v))
             t.Dispose();
         Meta.Dispose();

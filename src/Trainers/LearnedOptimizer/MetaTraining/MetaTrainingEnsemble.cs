@@ -84,7 +84,9 @@ internal sealed class MetaTrainingEnsemble
         var owned = new List<IDisposable> { generator };
         try
         {
-            return Build(random, generator, dtype, owned, allowSum: true);
+            var problem = Build(random, generator, dtype, owned, allowSum: true);
+            problem.NoiseGenerator = generator;
+            return problem;
         }
         catch
         {

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Components.Trainers.LearnedOptimizer.MetaTraining;
@@ -25,6 +26,12 @@ internal sealed class MetaTrainingProblem : IDisposable
 
     /// <summary>The starting point (owned by the problem; clone before optimising).</summary>
     public Tensor[] InitialParameters { get; }
+
+    /// <summary>The generator of the problem's noise (noisy and sparse variants); null when it has none of its own.</summary>
+    internal Generator? NoiseGenerator { get; set; }
+
+    /// <summary>Restarts the noise stream at <paramref name="seed"/> (a truncated unroll does this at each partial unroll, so a trajectory resumed from a checkpoint replays the same noise).</summary>
+    public void ReseedNoise(long seed) => NoiseGenerator?.manual_seed(seed);
 
     /// <summary>The loss at <paramref name="parameters"/> (a scalar tensor in the caller's dispose scope).</summary>
     public Tensor Loss(IReadOnlyList<Tensor> parameters)

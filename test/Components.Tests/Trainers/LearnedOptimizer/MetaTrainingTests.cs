@@ -125,7 +125,8 @@ public sealed class MetaTrainingTests
     {
         var lines = new List<string>();
         using var trainer = new HierarchicalRnnMetaTrainer(HierarchicalRnnMetaParameters.CreateInitial(1, Tiny), FixedProblem(log: lines.Add, learningRate: 0.1));
-        var unroll = trainer.DrawUnrolls(0)[0];
+        var spec = trainer.DrawTrajectory(0, 0);
+        var unroll = new MetaUnroll(spec.ProblemSeed, spec.UnrollLength);
         double before;
         using (var g = MetaObjective.Compute(trainer.Meta, Only(MetaTrainingFamily.Quadratic), unroll))
             before = g.MetaLoss;
