@@ -15,6 +15,7 @@ public static class Program
         ["threads"] = ("Threading default (passive OpenMP wait) vs libgomp spinning vs one thread: L2HMC and SVCCA fits, idle or --contend", Core.ThreadingBenchmark.Run),
         ["lopt-metatrain"] = ("Learned optimizer: meta-train the hierarchical RNN (--steps --workers --unrolls --seed --out --checkpoint)", LearnedOptimizer.MetaTrainRunner.Run),
         ["mlur-metatrain"] = ("Meta-learned featurizer: meta-train the local update rule (--steps --workers --unrolls --seed --out --checkpoint; --bench N: inner steps/s, 1 vs 2 workers)", MetaLearnedFeaturizer.MetaTrainRunner.Run),
+        ["mlur-repro"] = ("Meta-learned featurizer reproduction: 10-shot probe accuracy of rule-trained features vs random init, autoencoder, PCA, raw pixels; permuted pixels; unseen widths/depths (+ PNG)", MetaLearnedFeaturizer.MetaLearnedFeaturizerRepro.Run),
         ["loading"] = ("IDataView → tensor loading of 60,000 × 784: library path vs GetColumn + torch.tensor, and where the time goes", Core.LoadingBenchmark.Run),
         ["module-sharing"] = ("Models owning a TorchSharp module: PredictionEngine rows/s on 1, 2, 4 threads, lock vs per-thread clones vs pool", Core.ModuleSharingBenchmark.Run),
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),

@@ -21,6 +21,8 @@ public static class MetaTrainRunner
     public static int Run(string[] args)
     {
         int steps = 20, workers = 1, unrolls = RuleMetaTrainerOptions.Defaults.UnrollsPerStep, seed = 1, evalTasks = 16, bench = 0, evalSteps = 30;
+        int minClasses = MetaTaskDistribution.Defaults.MinClasses, maxClasses = MetaTaskDistribution.Defaults.MaxClasses;
+        double lr = RuleMetaTrainerOptions.Defaults.LearningRate;
         string output = "mlur-rule.bin";
         string? checkpoint = null;
         for (int i = 0; i + 1 < args.Length; i += 2)
@@ -36,6 +38,9 @@ public static class MetaTrainRunner
                 case "--checkpoint": checkpoint = value; break;
                 case "--eval-tasks": evalTasks = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--eval-steps": evalSteps = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--min-classes": minClasses = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--max-classes": maxClasses = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--lr": lr = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--bench": bench = int.Parse(value, CultureInfo.InvariantCulture); break;
                 default:
                     Console.Error.WriteLine($"Unknown option '{args[i]}'.");
@@ -48,7 +53,7 @@ public static class MetaTrainRunner
         using var train = MetaTrainingData.FromDataView(fashion.Train, pool: 2);
         using var test = MetaTrainingData.FromDataView(fashion.Test, pool: 2);
         Console.WriteLine($"Fashion-MNIST ({fashion.Source}): {train.Images.shape[0]} train / {test.Images.shape[0]} held-out images of {train.Width} pixels");
-        var distribution = new MetaTaskDistribution();
+        var distribution = new MetaTaskDistribution { MinClasses = minClasses, MaxClasses = maxClasses };
 
         if (bench > 0)
         {
@@ -67,7 +72,7 @@ public static class MetaTrainRunner
 
         var options = new RuleMetaTrainerOptions
         {
-            Seed = seed, Workers = workers, UnrollsPerStep = unrolls, CheckpointPath = checkpoint, Distribution = distribution,
+            Seed = seed, Workers = workers, UnrollsPerStep = unrolls, LearningRate = lr, CheckpointPath = checkpoint, Distribution = distribution,
             CheckpointEvery = 5, Log = line => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {line}"),
         };
         using var initial = new LocalUpdateRule(new LocalUpdateRuleOptions { Seed = seed });
