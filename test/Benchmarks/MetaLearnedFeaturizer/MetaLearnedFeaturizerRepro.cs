@@ -54,7 +54,7 @@ public static class MetaLearnedFeaturizerRepro
         var fashion = FashionMnist.Load(ml);
         using var train = MetaTrainingData.FromDataView(fashion.Train, pool: 2);
         using var test = MetaTrainingData.FromDataView(fashion.Test, pool: 2);
-        using var meta = RuleFileSeam.Load(rulePath);
+        using var meta = rulePath is null ? LocalUpdateRuleFile.LoadShipped() : LocalUpdateRuleFile.Load(rulePath);
         using var initial = new LocalUpdateRule(new LocalUpdateRuleOptions { Seed = 1 });
         int d = train.Width;
         var permutation = Enumerable.Range(0, d).Select(i => (long)i).ToArray();

@@ -86,7 +86,7 @@ public static class MetaTrainRunner
         long innerBefore = trainer.InnerSteps;
         trainer.Train(steps);
         sw2.Stop();
-        RuleFileSeam.Save(trainer.Rule, output);
+        LocalUpdateRuleFile.Save(trainer.Rule, output);
         var after = Evaluate(trainer.Rule, test, distribution, evalTasks, evalSteps);
         int better = after.Zip(before).Count(p => p.First < p.Second);
         Console.WriteLine($"held-out meta-loss: meta-trained rule {Summary(after)} (lower than the initial rule on {better}/{evalTasks} tasks; untrained network {Summary(baseline)})");
