@@ -17,6 +17,7 @@ public static class Program
         ["mlur-metatrain"] = ("Meta-learned featurizer: meta-train the local update rule (--steps --workers --unrolls --seed --out --checkpoint; --bench N: inner steps/s, 1 vs 2 workers)", MetaLearnedFeaturizer.MetaTrainRunner.Run),
         ["mlur-repro"] = ("Meta-learned featurizer reproduction: 10-shot probe accuracy of rule-trained features vs random init, autoencoder, PCA, raw pixels; permuted pixels; unseen widths/depths (+ PNG)", MetaLearnedFeaturizer.MetaLearnedFeaturizerRepro.Run),
         ["loading"] = ("IDataView → tensor loading of 60,000 × 784: library path vs GetColumn + torch.tensor, and where the time goes", Core.LoadingBenchmark.Run),
+        ["mlur-featurizer"] = ("Meta-learned featurizer: Fit time per 10,000 rows and Transform rows/s vs ProjectToPrincipalComponents of the same width, Fashion-MNIST", MetaLearnedFeaturizer.FeaturizerBenchmark.Run),
         ["module-sharing"] = ("Models owning a TorchSharp module: PredictionEngine rows/s on 1, 2, 4 threads, lock vs per-thread clones vs pool", Core.ModuleSharingBenchmark.Run),
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),

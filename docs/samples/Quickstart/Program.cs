@@ -39,6 +39,7 @@ internal static partial class Program
         ("sdca", (ml, data, results) => { SdcaBaseline(ml, data, results); return true; }),
         ("nngp", (ml, data, results) => { Nngp(ml, data, results); return true; }),
         ("svcca", (ml, data, _) => { Svcca(ml, data); return true; }),
+        ("metalearnedfeaturizer", MetaLearnedFeaturizer),
     ];
 
     private static int Main(string[] args)
