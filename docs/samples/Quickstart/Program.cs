@@ -40,6 +40,7 @@ internal static partial class Program
         ("nngp", (ml, data, results) => { Nngp(ml, data, results); return true; }),
         ("svcca", (ml, data, _) => { Svcca(ml, data); return true; }),
         ("metalearnedfeaturizer", MetaLearnedFeaturizer),
+        ("sensitivity", (ml, data, _) => Sensitivity(ml, data)),
     ];
 
     private static int Main(string[] args)

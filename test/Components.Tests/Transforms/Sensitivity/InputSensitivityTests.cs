@@ -109,6 +109,27 @@ public sealed class InputSensitivityTests
     }
 
     [Fact]
+    public void BatchedRowsEqualOneRowAtATime()
+    {
+        // BatchSize 1 replicates each row once per class (RowsPerPass); 40 rows in one batch do one backward pass per class.
+        var (ml, data, model) = Trained([7, 6]);
+        using (model)
+        {
+            double[] Norms(int batch)
+            {
+                using var t = ml.Transforms.InputSensitivity(model, new InputSensitivityEstimator.Options { BatchSize = batch, LogitsOutputColumnName = "LogitNorm" }).Fit(data);
+                var output = t.Transform(data);
+                return EstimatorHarness.ReadColumn(output, "JacobianNorm").Concat(EstimatorHarness.ReadColumn(output, "LogitNorm")).Select(v => (double)v[0]).ToArray();
+            }
+            var one = Norms(1);
+            var all = Norms(40);
+            Assert.Equal(80, one.Length);
+            for (int i = 0; i < one.Length; i++)
+                Assert.Equal(one[i], all[i], 1e-5 * one[i] + 1e-7);
+        }
+    }
+
+    [Fact]
     public void ConstantNetworkHasZeroSensitivity()
     {
         using var scope = NewDisposeScope();
