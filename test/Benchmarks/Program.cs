@@ -16,6 +16,8 @@ public static class Program
         ["lopt-metatrain"] = ("Learned optimizer: meta-train the hierarchical RNN (--steps --workers --unrolls --seed --out --checkpoint)", LearnedOptimizer.MetaTrainRunner.Run),
         ["lopt-step"] = ("Learned optimizer: time and memory per step vs Adam at 10k/100k/1M parameters, FLOP rate vs GEMM (--threads T --sizes a,b,c)", LearnedOptimizer.StepBenchmark.Run),
         ["lopt-repro"] = ("Learned optimizer reproduction: HRNN vs tuned Adam/RMSProp/SGD+momentum on held-out problems, Fashion-MNIST MLP and CNN, matrix factorisation (+ PNG)", LearnedOptimizer.LearnedOptimizerRepro.Run),
+        ["mlur-metatrain"] = ("Meta-learned featurizer: meta-train the local update rule (--steps --workers --unrolls --seed --out --checkpoint; --bench N: inner steps/s, 1 vs 2 workers)", MetaLearnedFeaturizer.MetaTrainRunner.Run),
+        ["mlur-repro"] = ("Meta-learned featurizer reproduction: 10-shot probe accuracy of rule-trained features vs random init, autoencoder, PCA, raw pixels; permuted pixels; unseen widths/depths (+ PNG)", MetaLearnedFeaturizer.MetaLearnedFeaturizerRepro.Run),
         ["loading"] = ("IDataView → tensor loading of 60,000 × 784: library path vs GetColumn + torch.tensor, and where the time goes", Core.LoadingBenchmark.Run),
         ["mlur-featurizer"] = ("Meta-learned featurizer: Fit time per 10,000 rows and Transform rows/s vs ProjectToPrincipalComponents of the same width, Fashion-MNIST", MetaLearnedFeaturizer.FeaturizerBenchmark.Run),
         ["module-sharing"] = ("Models owning a TorchSharp module: PredictionEngine rows/s on 1, 2, 4 threads, lock vs per-thread clones vs pool", Core.ModuleSharingBenchmark.Run),
