@@ -18,7 +18,6 @@ public enum BaseActivation
 /// reference's identical_updates: B receives the same update as W). Tensors are plain values (not parameters) so an
 /// unrolled inner loop stays differentiable with respect to the rule; <see cref="Detach"/> truncates the unroll.
 /// </summary>
-/// <remarks><b>Status:</b> foundation of issue 11 (no meta-training, no shipped rule, no ML.NET transform yet).</remarks>
 public sealed class BaseNetworkState : IDisposable
 {
     /// <summary>Random purpose of the initial forward/backward weights.</summary>

@@ -8,7 +8,6 @@ namespace Components.Transforms.MetaLearnedFeaturizer;
 /// Differentiable end to end with respect to the rule's parameters; the caller truncates backpropagation with
 /// <see cref="BaseNetworkState.Detach"/> between unroll segments.
 /// </summary>
-/// <remarks><b>Status:</b> foundation of issue 11 (the meta-trainer that drives it is not written yet).</remarks>
 public static class InnerLoop
 {
     /// <summary>Default inner learning rate (ΔW columns have RMS ≈ 1, so this moves each weight by about 1% of its scale per step).</summary>

@@ -16,7 +16,9 @@ public sealed record RuleUpdate(Tensor[] DeltaW, Tensor[] DeltaBias);
 /// the random backward weights, and seven weight-update terms merged by learned weights and normalised per receptive field.
 /// </summary>
 /// <remarks>
-/// <para><b>Status:</b> foundation of issue 11. Untrained (no meta-training, no shipped weights, no ML.NET transform yet).</para>
+/// <para>A new rule is untrained (its seeded initialisation); the meta-trainer (<c>MetaTraining/</c>) trains it, the meta-trained rule
+/// ships as <c>Weights/rule-shipped.bin</c> (<see cref="LocalUpdateRuleFile.LoadShipped"/>), and <c>ml.Transforms.MetaLearnedFeaturizer</c>
+/// applies it.</para>
 /// <para>Every operation is per unit, or pools over the batch, or over all units of a layer (a mean): no parameter depends on a
 /// width or the depth, so one rule applies to any base network, and with <see cref="LocalUpdateRuleOptions.UseUnitIds"/> off
 /// permuting hidden units permutes the update. Simplifications against the reference are listed in

@@ -3,7 +3,7 @@ using Components.Core.Runtime;
 namespace Components.Transforms.MetaLearnedFeaturizer;
 
 /// <summary>Sizes of the neuron-local update rule (its meta-parameters do not depend on the base network's widths or depth).</summary>
-/// <remarks>The initialisation is drawn from <see cref="ComponentOptions.Seed"/> (0 when unset). <b>Status:</b> foundation of issue 11; no meta-trained values exist yet.</remarks>
+/// <remarks>The initialisation is drawn from <see cref="ComponentOptions.Seed"/> (0 when unset). The meta-trained shipped rule has the default sizes (<see cref="LocalUpdateRuleFile.LoadShipped"/>).</remarks>
 public sealed class LocalUpdateRuleOptions : ComponentOptions
 {
     /// <summary>Defaults.</summary>

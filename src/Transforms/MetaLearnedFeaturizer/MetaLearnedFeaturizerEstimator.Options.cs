@@ -22,13 +22,14 @@ public sealed partial class MetaLearnedFeaturizerEstimator
         /// <summary>Hidden nonlinearity.</summary>
         public const BaseActivation Activation = BaseActivation.Relu;
 
-        /// <summary>Unsupervised inner steps of the rule.</summary>
-        public const int InnerSteps = 100;
+        /// <summary>Unsupervised inner steps of the rule: 10, inside the shipped rule's meta-training horizons (5–25 steps);
+        /// chosen by the 10-shot probe in docs/transforms/meta-learned-featurizer.md (more steps lose the gain).</summary>
+        public const int InnerSteps = 10;
 
         /// <summary>Rows per inner step (the meta-training batch size).</summary>
         public const int BatchSize = 64;
 
-        /// <summary>Inner learning rate (W ← W + lr·ΔW).</summary>
+        /// <summary>Inner learning rate (W ← W + lr·ΔW), the meta-training one.</summary>
         public const double LearningRate = InnerLoop.DefaultLearningRate;
 
         /// <summary>Rows per batch at transform time.</summary>
@@ -55,7 +56,7 @@ public sealed partial class MetaLearnedFeaturizerEstimator
         /// <summary>Hidden nonlinearity of the base network (also on the embedding). Default ReLU.</summary>
         public BaseActivation Activation = Defaults.Activation;
 
-        /// <summary>Unsupervised steps of the update rule, ≥ 0 (0 keeps the random initialisation). The shipped rule was meta-trained on horizons of a few tens of steps; many more extrapolate. Default 100.</summary>
+        /// <summary>Unsupervised steps of the update rule, ≥ 0 (0 keeps the random initialisation). The shipped rule was meta-trained on horizons of 5–25 steps; many more extrapolate and lose its gain. Default 10.</summary>
         public int InnerSteps = Defaults.InnerSteps;
 
         /// <summary>Rows per inner step, ≥ 2 (the rule's statistics pool over the batch); capped at the row count. Default 64.</summary>

@@ -7,7 +7,7 @@ namespace Components.Transforms.MetaLearnedFeaturizer;
 /// centred one-hot labels of a few labelled examples per class, evaluated as the mean squared error on a second batch.
 /// Differentiable with respect to both feature matrices (so the meta-gradient flows back through the inner loop).
 /// </summary>
-/// <remarks><b>Status:</b> foundation of issue 11. The reference also L2-normalises the logits and adds the ridge term; see the docs page.</remarks>
+/// <remarks>The reference also L2-normalises the logits and adds the ridge term; see the docs page.</remarks>
 public static class RidgeMetaObjective
 {
     /// <summary>The reference's ridge strength.</summary>
