@@ -15,6 +15,7 @@ public static class Program
         ["threads"] = ("Threading default (passive OpenMP wait) vs libgomp spinning vs one thread: L2HMC and SVCCA fits, idle or --contend", Core.ThreadingBenchmark.Run),
         ["lopt-metatrain"] = ("Learned optimizer: meta-train the hierarchical RNN (--steps --workers --unrolls --seed --out --checkpoint)", LearnedOptimizer.MetaTrainRunner.Run),
         ["lopt-step"] = ("Learned optimizer: time and memory per step vs Adam at 10k/100k/1M parameters, FLOP rate vs GEMM (--threads T --sizes a,b,c)", LearnedOptimizer.StepBenchmark.Run),
+        ["lopt-lr-range"] = ("Learned optimizer: NeuralNetwork MLP on Fashion-MNIST with several initial learning-rate ranges vs Adam, 3 seeds (--rows --epochs --seeds --workers)", LearnedOptimizer.InitialLearningRateStudy.Run),
         ["lopt-repro"] = ("Learned optimizer reproduction: HRNN vs tuned Adam/RMSProp/SGD+momentum on held-out problems, Fashion-MNIST MLP and CNN, matrix factorisation (+ PNG)", LearnedOptimizer.LearnedOptimizerRepro.Run),
         ["mlur-metatrain"] = ("Meta-learned featurizer: meta-train the local update rule (--steps --workers --unrolls --seed --out --checkpoint; --bench N: inner steps/s, 1 vs 2 workers)", MetaLearnedFeaturizer.MetaTrainRunner.Run),
         ["mlur-repro"] = ("Meta-learned featurizer reproduction: 10-shot probe accuracy of rule-trained features vs random init, autoencoder, PCA, raw pixels; permuted pixels; unseen widths/depths (+ PNG)", MetaLearnedFeaturizer.MetaLearnedFeaturizerRepro.Run),

@@ -12,8 +12,11 @@ namespace Components.Trainers.LearnedOptimizer;
 /// with <see cref="Save(string)"/> and <see cref="Load(string, HierarchicalRnnArchitecture?)"/>. Float32, on the CPU unless moved.
 /// </summary>
 /// <remarks>
-/// <para><b>Status:</b> foundation. No meta-trained weights exist yet and none ship (issue 10): use <see cref="CreateInitial"/>
-/// (the reference initialisation, untrained) or <see cref="CreateReduced"/> (the documented zero-weight rule).</para>
+/// <para>Sources: <see cref="LoadShipped"/> (the meta-trained weights shipped with the library, 250 meta-steps of the
+/// documented command), <see cref="Load(string, HierarchicalRnnArchitecture?)"/> (a file of your own meta-training),
+/// <see cref="CreateInitial"/> (the reference initialisation, untrained) and <see cref="CreateReduced"/> (the documented
+/// zero-weight rule). The learned initial states (<c>param_init</c>, <c>tensor_init</c>, <c>global_init</c>) are
+/// detached in <see cref="HierarchicalRnnUpdate.Initial"/>, so meta-training leaves them at their initialisation.</para>
 /// <para>GRU (the reference's BiasGRUCell): gates <c>[r, u] = σ(x·Wx + h·Wh + b + β)</c> on the first 2H columns,
 /// candidate <c>c = tanh(x·Wx + (r⊙h)·Wh + b + β)</c> on the last H, <c>h' = u⊙h + (1 − u)⊙c</c>, where β is the bias
 /// fed down from the level above. Weights are drawn N(0, (0.5/√fan-in)²), gate biases start at 2.2 (u ≈ 0.9 keeps the old state).</para>

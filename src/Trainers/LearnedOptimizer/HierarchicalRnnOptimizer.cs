@@ -14,9 +14,9 @@ namespace Components.Trainers.LearnedOptimizer;
 /// path (<see cref="HierarchicalRnnInPlaceStep"/>), the same math as <see cref="HierarchicalRnnUpdate.Step"/>.
 /// </summary>
 /// <remarks>
-/// <para><b>Status: foundation (issue 10).</b> The update rule, its state and the weights file are here; meta-training
-/// and shipped weights are not yet, so the caller supplies meta-parameters
-/// (<see cref="HierarchicalRnnMetaParameters.CreateReduced"/> gives an RMSProp-with-momentum-like rule).</para>
+/// <para>Meta-parameters: <see cref="WithShippedWeights"/> uses the weights shipped with the library (a small-scale
+/// meta-training that loses to tuned Adam; see docs/trainers/learned-optimizer.md), <see cref="FromWeightsFile"/> your
+/// own, and <see cref="HierarchicalRnnMetaParameters.CreateReduced"/> an RMSProp-with-momentum-like rule.</para>
 /// <para>Per-parameter state: about 3K + P + 3 values per parameter (25 at the default shape) plus a tensor state per
 /// tensor. <see cref="StateDict"/>/<see cref="LoadStateDict"/> and <see cref="SaveState"/>/<see cref="LoadState"/> save it.</para>
 /// </remarks>
