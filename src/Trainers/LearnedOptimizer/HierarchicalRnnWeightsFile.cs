@@ -51,22 +51,7 @@ internal static class HierarchicalRnnWeightsFile
             w.Write(architecture.ParameterCellSize);
             w.Write(architecture.TensorCellSize);
             w.Write(architecture.GlobalCellSize);
-            w.Write(list.Count);
-            foreach (var (name, value) in list)
-            {
-                w.Write(name);
-                using var v = value.detach().cpu().contiguous();
-                bool isDouble = v.dtype == ScalarType.Float64;
-                w.Write((byte)(isDouble ? 1 : 0));
-                w.Write((int)v.dim());
-                foreach (var d in v.shape)
-                    w.Write(d);
-                if (isDouble)
-                    w.WriteDoubles(v.data<double>().ToArray());
-                else
-                    using (var f = v.to(ScalarType.Float32))
-                        w.WriteSingles(f.data<float>().ToArray());
-            }
+            NamedTensors.Write(w, list);
         }
         var bytes = payload.GetBuffer().AsSpan(0, (int)payload.Length);
         Span<byte> header = stackalloc byte[HeaderSize];
@@ -103,47 +88,7 @@ internal static class HierarchicalRnnWeightsFile
             using var r = new BinaryReader(new MemoryStream(bytes), Encoding.UTF8);
             var architecture = new HierarchicalRnnArchitecture(r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
             architecture.Validate();
-            int count = r.ReadInt32();
-            BinaryFormat.CheckDecode(count >= 0 && count <= MaxEntries, "entry count");
-            var entries = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            try
-            {
-                for (int e = 0; e < count; e++)
-                {
-                    var name = r.ReadString();
-                    BinaryFormat.CheckDecode(!entries.ContainsKey(name), $"duplicate entry '{name}'");
-                    byte dtype = r.ReadByte();
-                    BinaryFormat.CheckDecode(dtype <= 1, $"entry '{name}' has an unknown dtype {dtype}");
-                    int rank = r.ReadInt32();
-                    BinaryFormat.CheckDecode(rank >= 0 && rank <= 4, $"entry '{name}' has rank {rank}");
-                    var shape = new long[rank];
-                    for (int d = 0; d < rank; d++)
-                    {
-                        shape[d] = r.ReadInt64();
-                        BinaryFormat.CheckDecode(shape[d] >= 0, $"entry '{name}' has a negative dimension");
-                    }
-                    long expected = shape.Aggregate(1L, (a, b) => checked(a * b));
-                    if (dtype == 1)
-                    {
-                        var values = r.ReadDoubles();
-                        BinaryFormat.CheckDecode(values.Length == expected, $"entry '{name}' has {values.Length} values for shape [{string.Join(", ", shape)}]");
-                        entries[name] = tensor(values, shape);
-                    }
-                    else
-                    {
-                        var values = r.ReadSingles();
-                        BinaryFormat.CheckDecode(values.Length == expected, $"entry '{name}' has {values.Length} values for shape [{string.Join(", ", shape)}]");
-                        entries[name] = tensor(values, shape);
-                    }
-                }
-                return (architecture, entries);
-            }
-            catch
-            {
-                foreach (var t in entries.Values)
-                    t.Dispose();
-                throw;
-            }
+            return (architecture, NamedTensors.Read(r, MaxEntries));
         }
         catch (Exception ex) when (ex is EndOfStreamException or FormatException or ArgumentOutOfRangeException or IOException or OverflowException)
         {

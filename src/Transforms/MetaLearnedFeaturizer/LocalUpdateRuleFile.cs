@@ -66,22 +66,7 @@ public static class LocalUpdateRuleFile
             w.Write(o.MergeInit);
             w.Write(o.DecayDivisor);
             w.Write(o.UseUnitIds);
-            w.Write(parameters.Count);
-            foreach (var (name, p) in parameters)
-            {
-                w.Write(name);
-                using var v = p.detach().cpu().contiguous();
-                bool isDouble = v.dtype == ScalarType.Float64;
-                w.Write((byte)(isDouble ? 1 : 0));
-                w.Write((int)v.dim());
-                foreach (var d in v.shape)
-                    w.Write(d);
-                if (isDouble)
-                    w.WriteDoubles(v.data<double>().ToArray());
-                else
-                    using (var f = v.to(ScalarType.Float32))
-                        w.WriteSingles(f.data<float>().ToArray());
-            }
+            NamedTensors.Write(w, [.. parameters.Select(p => (p.name, (Tensor)p.parameter))]);
         });
     }
 
@@ -150,7 +135,7 @@ public static class LocalUpdateRuleFile
                     UseUnitIds = r.ReadBoolean(),
                 };
                 options.Validate();
-                entries = ReadEntries(r);
+                entries = NamedTensors.Read(r, MaxEntries);
             }
             catch (Exception ex) when (ex is EndOfStreamException or FormatException or ArgumentOutOfRangeException or IOException or OverflowException)
             {
@@ -168,53 +153,6 @@ public static class LocalUpdateRuleFile
                 foreach (var t in entries.Values)
                     t.Dispose();
             }
-        }
-    }
-
-    private static Dictionary<string, Tensor> ReadEntries(BinaryReader r)
-    {
-        int count = r.ReadInt32();
-        BinaryFormat.CheckDecode(count >= 0 && count <= MaxEntries, $"entry count {count}");
-        var entries = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
-        {
-            for (int e = 0; e < count; e++)
-            {
-                var name = r.ReadString();
-                BinaryFormat.CheckDecode(!entries.ContainsKey(name), $"duplicate entry '{name}'");
-                byte dtype = r.ReadByte();
-                BinaryFormat.CheckDecode(dtype <= 1, $"entry '{name}' has an unknown dtype {dtype}");
-                int rank = r.ReadInt32();
-                BinaryFormat.CheckDecode(rank >= 0 && rank <= 4, $"entry '{name}' has rank {rank}");
-                var shape = new long[rank];
-                for (int d = 0; d < rank; d++)
-                {
-                    shape[d] = r.ReadInt64();
-                    BinaryFormat.CheckDecode(shape[d] >= 0, $"entry '{name}' has a negative dimension");
-                }
-                long n = shape.Aggregate(1L, (a, b) => checked(a * b));
-                Tensor t;
-                if (dtype == 1)
-                {
-                    var values = r.ReadDoubles();
-                    BinaryFormat.CheckDecode(values.Length == n, $"entry '{name}' has {values.Length} values for shape [{string.Join(", ", shape)}]");
-                    t = tensor(values).reshape(shape);
-                }
-                else
-                {
-                    var values = r.ReadSingles();
-                    BinaryFormat.CheckDecode(values.Length == n, $"entry '{name}' has {values.Length} values for shape [{string.Join(", ", shape)}]");
-                    t = tensor(values).reshape(shape);
-                }
-                entries[name] = t.DetachFromDisposeScope();
-            }
-            return entries;
-        }
-        catch
-        {
-            foreach (var t in entries.Values)
-                t.Dispose();
-            throw;
         }
     }
 
