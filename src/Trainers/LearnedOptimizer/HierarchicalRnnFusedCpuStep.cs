@@ -55,6 +55,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     /// sums of h' ([P]), x ([I]) and δ² into <paramref name="sumH"/>, <paramref name="sumX"/>, <paramref name="sumD2"/>.
     /// <paramref name="bias"/> is the GRU's full bias [3P] (own bias plus those from the tensor and global states).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called a few times per step: tier-0 code would run the whole tensor unoptimised
     public static void Pass1(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
     {
         int k = w.K, p = w.P, ix = 3 * k, p3 = 3 * p;
@@ -198,6 +199,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     }
 
     /// <summary>Pass 2: θ ← θ − scale·update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pass2(float* theta, float* update, long n, float scale)
     {
         var s = Vector512.Create(scale);
@@ -268,6 +270,12 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Gather(float* src, int stride, int cnt, float* lane)
     {
+        if (cnt == W)
+        {
+            for (int i = 0; i < W; i++)
+                lane[i] = src[(long)i * stride];
+            return Vector512.Load(lane);
+        }
         for (int i = 0; i < W; i++)
             lane[i] = i < cnt ? src[(long)i * stride] : 0f;
         return Vector512.Load(lane);
