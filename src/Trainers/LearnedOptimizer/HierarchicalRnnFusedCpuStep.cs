@@ -111,7 +111,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
                     var ve = v + Vector512.Create(eps);
                     var rms = Vector512.Sqrt(ve);
                     xb[j] = Asinh(m / rms);
-                    var lms = Vector512.Log(ve);
+                    var lms = Log(ve);
                     xb[2 * k - 1 + j] = lms;
                     lmsMean += lms;
                 }
@@ -175,7 +175,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
                 var newBeta = Sigmoid(o2);
                 var stepLr = Vector512.Clamp(logLr + o3, Vector512.Create(-maxLr), Vector512.Create(maxLr));
                 var newLogLr = Vector512.FusedMultiplyAdd(stepLr - logLr, Vector512.Create(1f - w.LrMomentum), logLr);
-                var u = Vector512.Exp(stepLr + Vector512.Create(w.StepSizeOffset)) * delta;
+                var u = Exp(stepLr + Vector512.Create(w.StepSizeOffset)) * delta;
 
                 // Transpose the block out.
                 for (int j = 0; j < k; j++)
@@ -210,14 +210,69 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
             theta[i] -= update[i] * scale;
     }
 
+    /// <summary>
+    /// e^x in float32 (Cephes expf: x = n·ln 2 + r, |r| ≤ ln 2 / 2, degree-5 polynomial; relative error ~1e-7). x is
+    /// clamped to [−87.3, 88]: below, the result is ~1e-38 instead of smaller; above, e^88 ≈ 1.7e38 instead of ∞
+    /// (callers only divide by 1 + e^x or use x ≤ 33 + |offset|).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Clamp(x, Vector512.Create(-87.3f), Vector512.Create(88f));
+        var shifter = Vector512.Create(12582912f); // 1.5·2^23: adding it rounds to an integer in the low mantissa bits
+        var t = Vector512.FusedMultiplyAdd(x, Vector512.Create(1.44269504088896341f), shifter);
+        var n = t - shifter;
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500E-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        var pow2 = Vector512.ShiftLeft(t.AsInt32() - Vector512.Create(0x4B400000 - 127), 23).AsSingle();
+        return p * pow2;
+    }
+
+    /// <summary>
+    /// ln x in float32 for positive normal x (Cephes logf: x = 2^e·m, m ∈ [√½, √2), degree-8 polynomial in m − 1;
+    /// relative error ~1e-7). The kernel calls it on v + ε ≥ 1e-16 and on values ≥ 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Log(Vector512<float> x)
+    {
+        var bits = x.AsInt32();
+        var e = Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127));
+        var m = ((bits & Vector512.Create(0x007FFFFF)) | Vector512.Create(0x3F800000)).AsSingle();
+        var big = Vector512.GreaterThan(m, Vector512.Create(1.41421356f));
+        m = Vector512.ConditionalSelect(big, m * Vector512.Create(0.5f), m);
+        e += Vector512<float>.One & big;
+        var f = m - Vector512<float>.One;
+        var z = f * f;
+        var y = Vector512.Create(7.0376836292E-2f);
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-1.1514610310E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(1.1676998740E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-1.2420140846E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(1.4249322787E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-1.6668057665E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(2.0000714765E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-2.4999993993E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(3.3333331174E-1f));
+        y = y * f * z;
+        y = Vector512.FusedMultiplyAdd(e, Vector512.Create(-2.12194440e-4f), y);
+        y = Vector512.FusedMultiplyAdd(z, Vector512.Create(-0.5f), y);
+        return Vector512.FusedMultiplyAdd(e, Vector512.Create(0.693359375f), f + y);
+    }
+
     /// <summary>σ(x) = 1 / (1 + e^−x); exp overflows to ∞ for very negative x, giving 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
+    public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
 
     /// <summary>tanh(x) = 1 − 2 / (e^{2x} + 1) (absolute error ~1e-7 near 0, exact limits ±1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Tanh(Vector512<float> x) =>
-        Vector512<float>.One - Vector512.Create(2f) / (Vector512.Exp(x + x) + Vector512<float>.One);
+        Vector512<float>.One - Vector512.Create(2f) / (Exp(x + x) + Vector512<float>.One);
 
     /// <summary>asinh(z) = sign(z)·log(|z| + √(z² + 1)), as the libtorch path computes it; log(2|z|) above 1e10 (z² would overflow).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -226,7 +281,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         var a = Vector512.Abs(z);
         var t = Vector512.ConditionalSelect(Vector512.GreaterThan(a, Vector512.Create(1e10f)), a + a,
             a + Vector512.Sqrt(Vector512.FusedMultiplyAdd(a, a, Vector512<float>.One)));
-        var r = Vector512.Log(t);
+        var r = Log(t);
         return Vector512.CopySign(r, z);
     }
 
