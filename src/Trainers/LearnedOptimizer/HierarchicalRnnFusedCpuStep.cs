@@ -25,8 +25,8 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     public sealed class Weights
     {
         public required int K, P;
-        public required float[] Wx;      // [I, 3P]
-        public required float[] Wh;      // [P, 3P]
+        public required float[] WxT;     // [3P, I] (Wx transposed)
+        public required float[] WhT;     // [3P, P] (Wh transposed)
         public required float[] OutW;    // [4, P]: direction, scale decay, input decay, log-lr change
         public required float[] OutB;    // [4] (direction's 0)
         public required float[] Shortcut; // [K]
@@ -76,7 +76,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         var one = Vector512.Create(1f);
         var invK = Vector512.Create(1f / k);
         long n = d.N;
-        fixed (float* wx = w.Wx, wh = w.Wh, ow = w.OutW, ob = w.OutB, sc = w.Shortcut)
+        fixed (float* wx = w.WxT, wh = w.WhT, ow = w.OutW, ob = w.OutB, sc = w.Shortcut)
         fixed (float* bb = bias)
         {
             for (long start = 0; start < n; start += W)
@@ -122,33 +122,32 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
                     xb[k + j] = xb[j] * xb[j + 1];
                 xb[3 * k - 1] = logLr - Vector512.Create(w.MeanLogLr);
 
-                // Per-parameter GRU: pre = b + x·Wx (+ h·Wh for the gates).
+                // Per-parameter GRU: pre = b + x·Wx (+ h·Wh for the gates). Column-outer, so that each accumulator stays in
+                // a register and the weights are read as broadcast operands (transposed: [3P, I] and [3P, P]).
                 for (int c = 0; c < p3; c++)
-                    pre[c] = Vector512.Create(bb[c]);
-                for (int i = 0; i < ix; i++)
                 {
-                    var xi = xb[i];
-                    float* row = wx + i * p3;
-                    for (int c = 0; c < p3; c++)
-                        pre[c] = Vector512.FusedMultiplyAdd(xi, Vector512.Create(row[c]), pre[c]);
+                    var acc = Vector512.Create(bb[c]);
+                    float* col = wx + c * ix;
+                    for (int i = 0; i < ix; i++)
+                        acc = Vector512.FusedMultiplyAdd(xb[i], Vector512.Create(col[i]), acc);
+                    if (c < 2 * p)
+                    {
+                        float* hcol = wh + c * p;
+                        for (int q = 0; q < p; q++)
+                            acc = Vector512.FusedMultiplyAdd(hb[q], Vector512.Create(hcol[q]), acc);
+                        acc = Sigmoid(acc);
+                    }
+                    pre[c] = acc;
                 }
-                for (int q = 0; q < p; q++)
-                {
-                    var hq = hb[q];
-                    float* row = wh + q * p3;
-                    for (int c = 0; c < 2 * p; c++)
-                        pre[c] = Vector512.FusedMultiplyAdd(hq, Vector512.Create(row[c]), pre[c]);
-                }
-                for (int c = 0; c < 2 * p; c++)
-                    pre[c] = Sigmoid(pre[c]);
                 for (int q = 0; q < p; q++)
                     rh[q] = pre[q] * hb[q];
-                for (int q = 0; q < p; q++)
+                for (int c = 2 * p; c < p3; c++)
                 {
-                    var hq = rh[q];
-                    float* row = wh + q * p3 + 2 * p;
-                    for (int c = 0; c < p; c++)
-                        pre[2 * p + c] = Vector512.FusedMultiplyAdd(hq, Vector512.Create(row[c]), pre[2 * p + c]);
+                    var acc = pre[c];
+                    float* hcol = wh + c * p;
+                    for (int q = 0; q < p; q++)
+                        acc = Vector512.FusedMultiplyAdd(rh[q], Vector512.Create(hcol[q]), acc);
+                    pre[c] = acc;
                 }
                 var o0 = Vector512.Create(ob[0]);
                 var o1 = Vector512.Create(ob[1]);

@@ -69,7 +69,7 @@ internal static class HierarchicalRnnInPlaceStep
                 fusedWeights ??= new HierarchicalRnnFusedCpuStep.Weights
                 {
                     K = k, P = (int)p,
-                    Wx = Floats(gWx), Wh = Floats(gWh), OutW = Floats(outWT), OutB = Floats(outB), Shortcut = Floats(shortcut),
+                    WxT = Floats(gWx.t()), WhT = Floats(gWh.t()), OutW = Floats(outWT), OutB = Floats(outB), Shortcut = Floats(shortcut),
                     StepSizeOffset = meta.StepSizeOffset.item<float>(), LrMomentum = lrMomentum.item<float>(), MeanLogLr = meanLogLr.item<float>(),
                 };
                 ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal);
