@@ -20,7 +20,7 @@ internal static class HierarchicalRnnInPlaceStep
     /// One step on <paramref name="parameters"/> (θ ← θ − update for each tensor with a gradient), updating
     /// <paramref name="state"/> in place. Call under no_grad inside a dispose scope.
     /// </summary>
-    public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state)
+    public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, bool allowFused = true)
     {
         var a = meta.Architecture;
         int k = a.GradientScales;
@@ -55,6 +55,8 @@ internal static class HierarchicalRnnInPlaceStep
         var outWT = stack([meta.UpdateWeights, meta.ScaleDecay.W, meta.InputDecay.W, meta.LearningRateChange.W], 0);
         var outB = cat([zeros(1, dtype, device), meta.ScaleDecay.B, meta.InputDecay.B, meta.LearningRateChange.B]).unsqueeze(1);
         var shortcut = meta.ShortcutWeights;
+        bool fusedDtype = allowFused && HierarchicalRnnFusedCpuStep.IsSupported && dtype == ScalarType.Float32 && device.type == DeviceType.CPU;
+        HierarchicalRnnFusedCpuStep.Weights? fusedWeights = null;
 
         for (int i = 0; i < state.Tensors.Length; i++)
         {
@@ -62,6 +64,17 @@ internal static class HierarchicalRnnInPlaceStep
                 continue;
             var s = state.Tensors[i];
             using var scope = NewDisposeScope();
+            if (fusedDtype && FusedApplies(parameters[i], s))
+            {
+                fusedWeights ??= new HierarchicalRnnFusedCpuStep.Weights
+                {
+                    K = k, P = (int)p,
+                    WxT = Floats(gWx.t()), WhT = Floats(gWh.t()), OutW = Floats(outWT), OutB = Floats(outB), Shortcut = Floats(shortcut),
+                    StepSizeOffset = meta.StepSizeOffset.item<float>(), LrMomentum = lrMomentum.item<float>(), MeanLogLr = meanLogLr.item<float>(),
+                };
+                ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal);
+                continue;
+            }
             long n = s.LogLearningRate.numel();
 
             // Everything per parameter runs feature-major ([features, n]): the state's [n, K] and [n, P] layouts (inner
@@ -141,6 +154,46 @@ internal static class HierarchicalRnnInPlaceStep
             var globalInput = cat([.. state.Tensors.Select(t => t.TensorHidden)], 0).mean([0], keepdim: true);
             global.copy_(Gru(globalInput, global, meta.GlobalGru, null));
         }
+    }
+
+    /// <summary>Whether the fused CPU kernel can step this tensor: float32, contiguous parameter and state.</summary>
+    private static bool FusedApplies(Parameter parameter, HierarchicalRnnTensorState s) =>
+        parameter.dtype == ScalarType.Float32 && parameter.device_type == DeviceType.CPU && parameter.is_contiguous()
+        && s.ParameterHidden.is_contiguous() && s.GradientAccumulators.is_contiguous() && s.MeanSquares.is_contiguous()
+        && s.InputDecay.is_contiguous() && s.ScaleDecay.is_contiguous() && s.LogLearningRate.is_contiguous();
+
+    private static float[] Floats(Tensor t) => t.detach().contiguous().data<float>().ToArray();
+
+    /// <summary>One tensor's step with <see cref="HierarchicalRnnFusedCpuStep"/>: pass 1, the tensor GRU on the sums, pass 2.</summary>
+    private static unsafe void ApplyFused(HierarchicalRnnMetaParameters meta, HierarchicalRnnFusedCpuStep.Weights w, Parameter parameter, Tensor gradient,
+        HierarchicalRnnTensorState s, Tensor bias, Tensor tensorBiasFromGlobal)
+    {
+        long n = s.LogLearningRate.numel();
+        int ix = 3 * w.K;
+        var g = gradient.reshape(-1).to(ScalarType.Float32).contiguous();
+        var update = empty(n, ScalarType.Float32);
+        var d = new HierarchicalRnnFusedCpuStep.TensorData
+        {
+            N = n,
+            Gradient = HierarchicalRnnFusedCpuStep.Pointer(g),
+            Theta = HierarchicalRnnFusedCpuStep.Pointer(parameter),
+            M = HierarchicalRnnFusedCpuStep.Pointer(s.GradientAccumulators),
+            V = HierarchicalRnnFusedCpuStep.Pointer(s.MeanSquares),
+            H = HierarchicalRnnFusedCpuStep.Pointer(s.ParameterHidden),
+            InputDecay = HierarchicalRnnFusedCpuStep.Pointer(s.InputDecay),
+            ScaleDecay = HierarchicalRnnFusedCpuStep.Pointer(s.ScaleDecay),
+            LogLr = HierarchicalRnnFusedCpuStep.Pointer(s.LogLearningRate),
+            FirstStep = s.Steps == 0,
+        };
+        var sums = new double[w.P + ix];
+        HierarchicalRnnFusedCpuStep.Pass1(w, Floats(bias), d, HierarchicalRnnFusedCpuStep.Pointer(update), sums.AsSpan(0, w.P), sums.AsSpan(w.P), out double sumD2);
+        // Per-tensor GRU on the mean of [h', x] (old tensor state).
+        var tensorInput = tensor(sums.Select(v => (float)(v / n)).ToArray(), [1, w.P + ix], ScalarType.Float32);
+        var tensorHidden = Gru(tensorInput, s.TensorHidden, meta.TensorGru, tensorBiasFromGlobal);
+        float inverseRms = (float)(1 / Math.Sqrt((float)(sumD2 / n) + (float)HierarchicalRnnUpdate.Epsilon));
+        HierarchicalRnnFusedCpuStep.Pass2(d.Theta, HierarchicalRnnFusedCpuStep.Pointer(update), n, inverseRms);
+        s.TensorHidden.copy_(tensorHidden);
+        s.Steps++;
     }
 
     /// <summary><c>bias + x·w</c> (bias broadcast over the rows), one fused BLAS call.</summary>

@@ -133,6 +133,12 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
     /// </summary>
     internal bool UseReferenceStep { get; set; }
 
+    /// <summary>
+    /// Whether the in-place path may use the fused CPU kernel (<see cref="HierarchicalRnnFusedCpuStep"/>) for float32 CPU
+    /// tensors (default true); false keeps the libtorch element-wise path. For tests and the benchmark.
+    /// </summary>
+    internal bool UseFusedCpuKernel { get; set; } = true;
+
     /// <summary>Calls of <see cref="step"/> that updated at least one tensor.</summary>
     public long Steps { get; private set; }
 
@@ -175,7 +181,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
             }
             else if (any)
             {
-                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state);
+                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state, UseFusedCpuKernel);
             }
             if (any)
                 Steps++;

@@ -10,7 +10,8 @@ namespace Components.Benchmarks.LearnedOptimizer;
 
 /// <summary>
 /// <c>lopt-step [--threads T] [--sizes 10000,100000,1000000]</c>: time and memory of one optimizer step of the
-/// hierarchical RNN optimizer (the in-place fast path, and the pure differentiable Step it replaced in the optimizer)
+/// hierarchical RNN optimizer (the fused float32 CPU kernel, the libtorch in-place path it replaced on the CPU, and the
+/// pure differentiable Step)
 /// against TorchSharp's Adam, at each size in the same run; per-parameter state; FLOPs per parameter per step against
 /// this machine's float32 GEMM rate (torch.mm, 1 and 2 threads). Prints markdown tables.
 /// </summary>
@@ -65,17 +66,20 @@ public static partial class StepBenchmark
         Console.WriteLine();
         Console.WriteLine($"Step time: CPU time of the stepping thread, torch threads {threads} (median of the timed steps after 3 warm-up steps); wall-clock medians in the last column; load {Load()}");
         Console.WriteLine();
-        Console.WriteLine("| parameters | Adam | learned, pure Step (before) | learned, in place (after) | after / Adam | before / after | achieved GFLOP/s (after) | % of GEMM rate | extra peak RSS per step: Adam / before / after | wall: Adam / before / after |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine($"learned, fused: the fused float32 CPU kernel (HierarchicalRnnFusedCpuStep; Vector512 in hardware: {HierarchicalRnnFusedCpuStep.IsSupported}); learned, libtorch in place: the element-wise libtorch path it replaced on the CPU");
+        Console.WriteLine();
+        Console.WriteLine("| parameters | Adam | learned, pure Step | learned, libtorch in place (before) | learned, fused (after) | after / Adam | before / after | achieved GFLOP/s (after) | % of GEMM rate | extra peak RSS per step: Adam / pure / before / after | wall: Adam / pure / before / after |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         using var meta = HierarchicalRnnMetaParameters.LoadShipped();
         foreach (long n in sizes)
         {
             int reps = n >= 1_000_000 ? 8 : n >= 100_000 ? 20 : 60;
             var (adamWall, adamMb, adam) = Time(n, reps, ps => torch.optim.Adam(ps, 1e-3));
             var (pureWall, pureMb, pure) = Time(n, Math.Max(4, reps / 2), ps => new HierarchicalRnnOptimizer(ps, meta) { UseReferenceStep = true });
+            var (libWall, libMb, lib) = Time(n, reps, ps => new HierarchicalRnnOptimizer(ps, meta) { UseFusedCpuKernel = false });
             var (fastWall, fastMb, fast) = Time(n, reps, ps => new HierarchicalRnnOptimizer(ps, meta));
             double rate = (flops.Gemm + flops.Elementwise) * (double)n / fast;
-            Console.WriteLine(F($"| {n:N0} | {Ms(adam)} | {Ms(pure)} | {Ms(fast)} | {fast / adam:F1}× | {pure / fast:F2}× | {rate / 1e9:F2} | {100 * rate / gemm[threads]:F1}% | {adamMb:F0} / {pureMb:F0} / {fastMb:F0} MiB | {Ms(adamWall)} / {Ms(pureWall)} / {Ms(fastWall)} |"));
+            Console.WriteLine(F($"| {n:N0} | {Ms(adam)} | {Ms(pure)} | {Ms(lib)} | {Ms(fast)} | {fast / adam:F1}× | {lib / fast:F2}× | {rate / 1e9:F2} | {100 * rate / gemm[threads]:F1}% | {adamMb:F0} / {pureMb:F0} / {libMb:F0} / {fastMb:F0} MiB | {Ms(adamWall)} / {Ms(pureWall)} / {Ms(libWall)} / {Ms(fastWall)} |"));
         }
         Console.WriteLine();
 

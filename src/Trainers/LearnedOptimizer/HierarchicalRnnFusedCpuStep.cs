@@ -1,0 +1,345 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Components.Trainers.LearnedOptimizer;
+
+/// <summary>
+/// The per-parameter part of <see cref="HierarchicalRnnUpdate.Step"/> as one fused CPU pass for float32 tensors
+/// (<see cref="HierarchicalRnnInPlaceStep"/> calls it; the libtorch path stays for other devices and dtypes). Sixteen
+/// parameters at a time, one SIMD lane each (Vector512): momentum and mean squares at K timescales, the features, the
+/// per-parameter GRU (weights broadcast from L1), the four outputs and the per-tensor sums of [h', x] and δ² are all
+/// computed in registers in one pass over the state; a second pass applies θ ← θ − exp(λ + o)·δ / rms(δ). The state
+/// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed through a small
+/// stack buffer.
+/// </summary>
+internal static unsafe class HierarchicalRnnFusedCpuStep
+{
+    private const int W = 16; // lanes of Vector512<float>
+
+    /// <summary>Whether the fused kernel runs on this CPU (Vector512 in hardware).</summary>
+    public static bool IsSupported => Vector512.IsHardwareAccelerated;
+
+    /// <summary>The per-tensor constants of one kernel call (weights flattened row-major, float32).</summary>
+    public sealed class Weights
+    {
+        public required int K, P;
+        public required float[] WxT;     // [3P, I] (Wx transposed)
+        public required float[] WhT;     // [3P, P] (Wh transposed)
+        public required float[] OutW;    // [4, P]: direction, scale decay, input decay, log-lr change
+        public required float[] OutB;    // [4] (direction's 0)
+        public required float[] Shortcut; // [K]
+        public required float StepSizeOffset, LrMomentum, MeanLogLr;
+    }
+
+    /// <summary>Raw float32 pointers to one tensor's data and state (all contiguous, on the CPU).</summary>
+    public struct TensorData
+    {
+        public long N;
+        public float* Gradient, Theta, M, V, H, InputDecay, ScaleDecay, LogLr;
+        public bool FirstStep;
+    }
+
+    /// <summary>A float32 pointer to a contiguous CPU tensor's data.</summary>
+    public static float* Pointer(Tensor t)
+    {
+        if (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.device_type != DeviceType.CPU)
+            throw new InvalidOperationException("The fused kernel needs contiguous float32 CPU tensors.");
+        fixed (byte* b = t.bytes)
+            return (float*)b;
+    }
+
+    /// <summary>
+    /// Pass 1 over one tensor: updates the state in place, writes exp(λ + o)·δ into <paramref name="update"/> and the
+    /// sums of h' ([P]), x ([I]) and δ² into <paramref name="sumH"/>, <paramref name="sumX"/>, <paramref name="sumD2"/>.
+    /// <paramref name="bias"/> is the GRU's full bias [3P] (own bias plus those from the tensor and global states).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called a few times per step: tier-0 code would run the whole tensor unoptimised
+    public static void Pass1(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
+    {
+        int k = w.K, p = w.P, ix = 3 * k, p3 = 3 * p;
+        // Per-block SoA buffers: m, v [K], h [P] transposed in; x [I], pre [3P], r⊙h [P] are working registers/L1.
+        var mb = stackalloc Vector512<float>[k];
+        var vb = stackalloc Vector512<float>[k];
+        var hb = stackalloc Vector512<float>[p];
+        var xb = stackalloc Vector512<float>[ix];
+        var pre = stackalloc Vector512<float>[p3];
+        var rh = stackalloc Vector512<float>[p];
+        var accH = stackalloc Vector512<float>[p];
+        var accX = stackalloc Vector512<float>[ix];
+        var accD = Vector512<float>.Zero;
+        for (int j = 0; j < p; j++) accH[j] = Vector512<float>.Zero;
+        for (int j = 0; j < ix; j++) accX[j] = Vector512<float>.Zero;
+        var lane = stackalloc float[W];
+        float eps = (float)HierarchicalRnnUpdate.Epsilon, maxLr = (float)HierarchicalRnnUpdate.MaxLogLearningRate;
+        var one = Vector512.Create(1f);
+        var invK = Vector512.Create(1f / k);
+        long n = d.N;
+        fixed (float* wx = w.WxT, wh = w.WhT, ow = w.OutW, ob = w.OutB, sc = w.Shortcut)
+        fixed (float* bb = bias)
+        {
+            for (long start = 0; start < n; start += W)
+            {
+                int cnt = (int)Math.Min(W, n - start);
+                bool full = cnt == W;
+                var mask = full ? Vector512<float>.AllBitsSet : LaneMask(cnt);
+                // Transpose the block in (padding lanes read as 0: every function below is finite there).
+                for (int j = 0; j < k; j++)
+                {
+                    mb[j] = Gather(d.M + start * k + j, k, cnt, lane);
+                    vb[j] = Gather(d.V + start * k + j, k, cnt, lane);
+                }
+                for (int j = 0; j < p; j++)
+                    hb[j] = Gather(d.H + start * p + j, p, cnt, lane);
+                var g = Load(d.Gradient + start, cnt, lane);
+                var beta = Load(d.InputDecay + start, cnt, lane);
+                var sigma = Load(d.ScaleDecay + start, cnt, lane);
+                var logLr = Load(d.LogLr + start, cnt, lane);
+
+                // Momentum at K timescales (β_{j+1} = √β_j), mean squares, asinh-scaled inputs, log mean squares.
+                var lmsMean = Vector512<float>.Zero;
+                for (int j = 0; j < k; j++)
+                {
+                    if (j > 0)
+                        beta = Vector512.Sqrt(beta);
+                    var m = Vector512.FusedMultiplyAdd(mb[j] - g, beta, g); // (m − g)·β + g = (1 − β)·g + β·m
+                    var sq = m * m;
+                    var v = d.FirstStep ? sq : Vector512.FusedMultiplyAdd(vb[j] - sq, sigma, sq); // σ·v + (1 − σ)·m²
+                    mb[j] = m;
+                    vb[j] = v;
+                    var ve = v + Vector512.Create(eps);
+                    var rms = Vector512.Sqrt(ve);
+                    xb[j] = Asinh(m / rms);
+                    var lms = Log(ve);
+                    xb[2 * k - 1 + j] = lms;
+                    lmsMean += lms;
+                }
+                lmsMean *= invK;
+                for (int j = 0; j < k; j++)
+                    xb[2 * k - 1 + j] -= lmsMean;
+                for (int j = 0; j < k - 1; j++)
+                    xb[k + j] = xb[j] * xb[j + 1];
+                xb[3 * k - 1] = logLr - Vector512.Create(w.MeanLogLr);
+
+                // Per-parameter GRU: pre = b + x·Wx (+ h·Wh for the gates). Column-outer, so that each accumulator stays in
+                // a register and the weights are read as broadcast operands (transposed: [3P, I] and [3P, P]).
+                for (int c = 0; c < p3; c++)
+                {
+                    var acc = Vector512.Create(bb[c]);
+                    float* col = wx + c * ix;
+                    for (int i = 0; i < ix; i++)
+                        acc = Vector512.FusedMultiplyAdd(xb[i], Vector512.Create(col[i]), acc);
+                    if (c < 2 * p)
+                    {
+                        float* hcol = wh + c * p;
+                        for (int q = 0; q < p; q++)
+                            acc = Vector512.FusedMultiplyAdd(hb[q], Vector512.Create(hcol[q]), acc);
+                        acc = Sigmoid(acc);
+                    }
+                    pre[c] = acc;
+                }
+                for (int q = 0; q < p; q++)
+                    rh[q] = pre[q] * hb[q];
+                for (int c = 2 * p; c < p3; c++)
+                {
+                    var acc = pre[c];
+                    float* hcol = wh + c * p;
+                    for (int q = 0; q < p; q++)
+                        acc = Vector512.FusedMultiplyAdd(rh[q], Vector512.Create(hcol[q]), acc);
+                    pre[c] = acc;
+                }
+                var o0 = Vector512.Create(ob[0]);
+                var o1 = Vector512.Create(ob[1]);
+                var o2 = Vector512.Create(ob[2]);
+                var o3 = Vector512.Create(ob[3]);
+                for (int q = 0; q < p; q++)
+                {
+                    var cand = Tanh(pre[2 * p + q]);
+                    var hn = Vector512.FusedMultiplyAdd(hb[q] - cand, pre[p + q], cand); // u⊙h + (1 − u)⊙c
+                    hb[q] = hn;
+                    accH[q] += full ? hn : hn & mask;
+                    o0 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[q]), o0);
+                    o1 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[p + q]), o1);
+                    o2 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[2 * p + q]), o2);
+                    o3 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[3 * p + q]), o3);
+                }
+                for (int i = 0; i < ix; i++)
+                    accX[i] += full ? xb[i] : xb[i] & mask;
+                var delta = o0;
+                for (int j = 0; j < k; j++)
+                    delta = Vector512.FusedMultiplyAdd(xb[j], Vector512.Create(sc[j]), delta);
+                accD += full ? delta * delta : (delta * delta) & mask;
+                var newSigma = Sigmoid(o1);
+                var newBeta = Sigmoid(o2);
+                var stepLr = Vector512.Clamp(logLr + o3, Vector512.Create(-maxLr), Vector512.Create(maxLr));
+                var newLogLr = Vector512.FusedMultiplyAdd(stepLr - logLr, Vector512.Create(1f - w.LrMomentum), logLr);
+                var u = Exp(stepLr + Vector512.Create(w.StepSizeOffset)) * delta;
+
+                // Transpose the block out.
+                for (int j = 0; j < k; j++)
+                {
+                    Scatter(mb[j], d.M + start * k + j, k, cnt, lane);
+                    Scatter(vb[j], d.V + start * k + j, k, cnt, lane);
+                }
+                for (int j = 0; j < p; j++)
+                    Scatter(hb[j], d.H + start * p + j, p, cnt, lane);
+                Store(newSigma, d.ScaleDecay + start, cnt, lane);
+                Store(newBeta, d.InputDecay + start, cnt, lane);
+                Store(newLogLr, d.LogLr + start, cnt, lane);
+                Store(u, update + start, cnt, lane);
+            }
+        }
+        for (int j = 0; j < p; j++)
+            sumH[j] = Sum(accH[j]);
+        for (int j = 0; j < ix; j++)
+            sumX[j] = Sum(accX[j]);
+        sumD2 = Sum(accD);
+    }
+
+    /// <summary>Pass 2: θ ← θ − scale·update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Pass2(float* theta, float* update, long n, float scale)
+    {
+        var s = Vector512.Create(scale);
+        long i = 0;
+        for (; i + W <= n; i += W)
+            Vector512.Store(Vector512.Load(theta + i) - Vector512.Load(update + i) * s, theta + i);
+        for (; i < n; i++)
+            theta[i] -= update[i] * scale;
+    }
+
+    /// <summary>
+    /// e^x in float32 (Cephes expf: x = n·ln 2 + r, |r| ≤ ln 2 / 2, degree-5 polynomial; relative error ~1e-7). x is
+    /// clamped to [−87.3, 88]: below, the result is ~1e-38 instead of smaller; above, e^88 ≈ 1.7e38 instead of ∞
+    /// (callers only divide by 1 + e^x or use x ≤ 33 + |offset|).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Clamp(x, Vector512.Create(-87.3f), Vector512.Create(88f));
+        var shifter = Vector512.Create(12582912f); // 1.5·2^23: adding it rounds to an integer in the low mantissa bits
+        var t = Vector512.FusedMultiplyAdd(x, Vector512.Create(1.44269504088896341f), shifter);
+        var n = t - shifter;
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500E-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        var pow2 = Vector512.ShiftLeft(t.AsInt32() - Vector512.Create(0x4B400000 - 127), 23).AsSingle();
+        return p * pow2;
+    }
+
+    /// <summary>
+    /// ln x in float32 for positive normal x (Cephes logf: x = 2^e·m, m ∈ [√½, √2), degree-8 polynomial in m − 1;
+    /// relative error ~1e-7). The kernel calls it on v + ε ≥ 1e-16 and on values ≥ 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Log(Vector512<float> x)
+    {
+        var bits = x.AsInt32();
+        var e = Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127));
+        var m = ((bits & Vector512.Create(0x007FFFFF)) | Vector512.Create(0x3F800000)).AsSingle();
+        var big = Vector512.GreaterThan(m, Vector512.Create(1.41421356f));
+        m = Vector512.ConditionalSelect(big, m * Vector512.Create(0.5f), m);
+        e += Vector512<float>.One & big;
+        var f = m - Vector512<float>.One;
+        var z = f * f;
+        var y = Vector512.Create(7.0376836292E-2f);
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-1.1514610310E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(1.1676998740E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-1.2420140846E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(1.4249322787E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-1.6668057665E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(2.0000714765E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(-2.4999993993E-1f));
+        y = Vector512.FusedMultiplyAdd(y, f, Vector512.Create(3.3333331174E-1f));
+        y = y * f * z;
+        y = Vector512.FusedMultiplyAdd(e, Vector512.Create(-2.12194440e-4f), y);
+        y = Vector512.FusedMultiplyAdd(z, Vector512.Create(-0.5f), y);
+        return Vector512.FusedMultiplyAdd(e, Vector512.Create(0.693359375f), f + y);
+    }
+
+    /// <summary>σ(x) = 1 / (1 + e^−x); exp overflows to ∞ for very negative x, giving 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
+
+    /// <summary>tanh(x) = 1 − 2 / (e^{2x} + 1) (absolute error ~1e-7 near 0, exact limits ±1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Tanh(Vector512<float> x) =>
+        Vector512<float>.One - Vector512.Create(2f) / (Exp(x + x) + Vector512<float>.One);
+
+    /// <summary>asinh(z) = sign(z)·log(|z| + √(z² + 1)), as the libtorch path computes it; log(2|z|) above 1e10 (z² would overflow).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Asinh(Vector512<float> z)
+    {
+        var a = Vector512.Abs(z);
+        var t = Vector512.ConditionalSelect(Vector512.GreaterThan(a, Vector512.Create(1e10f)), a + a,
+            a + Vector512.Sqrt(Vector512.FusedMultiplyAdd(a, a, Vector512<float>.One)));
+        var r = Log(t);
+        return Vector512.CopySign(r, z);
+    }
+
+    private static Vector512<float> LaneMask(int cnt)
+    {
+        var idx = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return Vector512.LessThan(idx, Vector512.Create((float)cnt));
+    }
+
+    private static double Sum(Vector512<float> v)
+    {
+        double s = 0;
+        for (int i = 0; i < W; i++)
+            s += v.GetElement(i);
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load(float* src, int cnt, float* lane)
+    {
+        if (cnt == W)
+            return Vector512.Load(src);
+        for (int i = 0; i < W; i++)
+            lane[i] = i < cnt ? src[i] : 0f;
+        return Vector512.Load(lane);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector512<float> v, float* dst, int cnt, float* lane)
+    {
+        if (cnt == W)
+        {
+            Vector512.Store(v, dst);
+            return;
+        }
+        Vector512.Store(v, lane);
+        for (int i = 0; i < cnt; i++)
+            dst[i] = lane[i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Gather(float* src, int stride, int cnt, float* lane)
+    {
+        if (cnt == W)
+        {
+            for (int i = 0; i < W; i++)
+                lane[i] = src[(long)i * stride];
+            return Vector512.Load(lane);
+        }
+        for (int i = 0; i < W; i++)
+            lane[i] = i < cnt ? src[(long)i * stride] : 0f;
+        return Vector512.Load(lane);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scatter(Vector512<float> v, float* dst, int stride, int cnt, float* lane)
+    {
+        Vector512.Store(v, lane);
+        for (int i = 0; i < cnt; i++)
+            dst[(long)i * stride] = lane[i];
+    }
+}
