@@ -12,8 +12,8 @@ namespace Components.Trainers.LearnedOptimizer;
 /// parameters at a time, one SIMD lane each (Vector512): momentum and mean squares at K timescales, the features, the
 /// per-parameter GRU (weights broadcast from L1), the four outputs and the per-tensor sums of [h', x] and δ² are all
 /// computed in registers in one pass over the state; a second pass applies θ ← θ − exp(λ + o)·δ / rms(δ). The state
-/// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed through a small
-/// stack buffer.
+/// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed in and out
+/// (generic shapes: through a small stack buffer; the default shape: gathers and permutes, see <see cref="Pass1Default"/>).
 /// </summary>
 internal static unsafe class HierarchicalRnnFusedCpuStep
 {
