@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,15 +12,15 @@ namespace Components.Trainers.LearnedOptimizer;
 /// parameters at a time, one SIMD lane each (Vector512): momentum and mean squares at K timescales, the features, the
 /// per-parameter GRU (weights broadcast from L1), the four outputs and the per-tensor sums of [h', x] and δ² are all
 /// computed in registers in one pass over the state; a second pass applies θ ← θ − exp(λ + o)·δ / rms(δ). The state
-/// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed through a small
-/// stack buffer.
+/// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed in and out
+/// (generic shapes: through a small stack buffer; the default shape: gathers and permutes, see <see cref="Pass1Default"/>).
 /// </summary>
 internal static unsafe class HierarchicalRnnFusedCpuStep
 {
     private const int W = 16; // lanes of Vector512<float>
 
-    /// <summary>Whether the fused kernel runs on this CPU (Vector512 in hardware).</summary>
-    public static bool IsSupported => Vector512.IsHardwareAccelerated;
+    /// <summary>Whether the fused kernel runs on this CPU (Vector512 in hardware; AVX2 for the gathers).</summary>
+    public static bool IsSupported => Vector512.IsHardwareAccelerated && Avx2.IsSupported;
 
     /// <summary>The per-tensor constants of one kernel call (weights flattened row-major, float32).</summary>
     public sealed class Weights
@@ -31,7 +32,31 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         public required float[] OutB;    // [4] (direction's 0)
         public required float[] Shortcut; // [K]
         public required float StepSizeOffset, LrMomentum, MeanLogLr;
+
+        private float[]? _gates;
+
+        /// <summary>
+        /// The GRU's weights for <see cref="Pass1Default"/>, input-major per gate: [gate g ∈ {reset, update, candidate}]
+        /// [input i: 12 x, then 10 h (r⊙h for the candidate)][column j: 10], so that one input row feeds ten accumulators.
+        /// </summary>
+        internal float[] DefaultGates => _gates ??= BuildGates();
+
+        private float[] BuildGates()
+        {
+            const int p = DefaultP, ix = DefaultI, ni = DefaultI + DefaultP;
+            var r = new float[3 * ni * p];
+            for (int g = 0; g < 3; g++)
+                for (int i = 0; i < ni; i++)
+                    for (int j = 0; j < p; j++)
+                    {
+                        int c = g * p + j;
+                        r[(g * ni + i) * p + j] = i < ix ? WxT[c * ix + i] : WhT[c * p + i - ix];
+                    }
+            return r;
+        }
     }
+
+    private const int DefaultK = 4, DefaultP = 10, DefaultI = 3 * DefaultK;
 
     /// <summary>Raw float32 pointers to one tensor's data and state (all contiguous, on the CPU).</summary>
     public struct TensorData
@@ -57,6 +82,17 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called a few times per step: tier-0 code would run the whole tensor unoptimised
     public static void Pass1(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
+    {
+        if (w.K == DefaultK && w.P == DefaultP && d.N >= W)
+        {
+            Pass1Default(w, bias, d, update, sumH, sumX, out sumD2);
+            return;
+        }
+        Pass1Generic(w, bias, d, update, sumH, sumX, out sumD2);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pass1Generic(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
     {
         int k = w.K, p = w.P, ix = 3 * k, p3 = 3 * p;
         // Per-block SoA buffers: m, v [K], h [P] transposed in; x [I], pre [3P], r⊙h [P] are working registers/L1.
@@ -197,6 +233,180 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         sumD2 = Sum(accD);
     }
 
+    /// <summary>
+    /// <see cref="Pass1"/> for the default architecture (K = 4, P = 10, 12 inputs) on the full 16-parameter blocks, the
+    /// rest by <see cref="Pass1Generic"/>: the GRU's three 10-column matvecs run input-outer with ten accumulators in
+    /// registers (independent FMA chains instead of one 22-long chain per column); the block's [16, 4] and [16, 10]
+    /// state is read with hardware gathers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pass1Default(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
+    {
+        const int k = DefaultK, p = DefaultP, ix = DefaultI, ni = ix + p;
+        var xh = stackalloc Vector512<float>[ni]; // x, then h (r⊙h for the candidate)
+        var hb = stackalloc Vector512<float>[p];
+        var pre = stackalloc Vector512<float>[3 * p];
+        var accH = stackalloc Vector512<float>[p];
+        var accX = stackalloc Vector512<float>[ix];
+        for (int j = 0; j < p; j++) accH[j] = Vector512<float>.Zero;
+        for (int j = 0; j < ix; j++) accX[j] = Vector512<float>.Zero;
+        var accD = Vector512<float>.Zero;
+        var lane = stackalloc float[W];
+        var mOut = stackalloc Vector512<float>[k];
+        var vOut = stackalloc Vector512<float>[k];
+        // Store16x4's permutations: pairs (c0, c1) / (c2, c3) interleaved for parameters 0–7 / 8–15, then quads.
+        var pairLo = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        var pairHi = pairLo + Vector512.Create(8);
+        var quad0 = Vector512.Create(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+        var quad1 = quad0 + Vector512.Create(8);
+        var idxK = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * k;
+        var idxP = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * p;
+        var eps = Vector512.Create((float)HierarchicalRnnUpdate.Epsilon);
+        float maxLr = (float)HierarchicalRnnUpdate.MaxLogLearningRate;
+        var invK = Vector512.Create(1f / k);
+        long full = d.N / W * W;
+        bool first = d.FirstStep;
+        fixed (float* gw = w.DefaultGates, ow = w.OutW, ob = w.OutB, sc = w.Shortcut)
+        fixed (float* bb = bias)
+        {
+            for (long start = 0; start < full; start += W)
+            {
+                float* pm = d.M + start * k, pv = d.V + start * k, ph = d.H + start * p;
+                var g = Vector512.Load(d.Gradient + start);
+                var beta = Vector512.Load(d.InputDecay + start);
+                var sigma = Vector512.Load(d.ScaleDecay + start);
+                var logLr = Vector512.Load(d.LogLr + start);
+                for (int j = 0; j < p; j++)
+                    xh[ix + j] = hb[j] = Gather16(ph + j, idxP, p);
+
+                var lmsMean = Vector512<float>.Zero;
+                for (int j = 0; j < k; j++)
+                {
+                    if (j > 0)
+                        beta = Vector512.Sqrt(beta);
+                    var m = Vector512.FusedMultiplyAdd(Gather16(pm + j, idxK, k) - g, beta, g);
+                    var sq = m * m;
+                    var v = first ? sq : Vector512.FusedMultiplyAdd(Gather16(pv + j, idxK, k) - sq, sigma, sq);
+                    mOut[j] = m;
+                    vOut[j] = v;
+                    var ve = v + eps;
+                    xh[j] = Asinh(m * ReciprocalSqrt(ve));
+                    var lms = Log(ve);
+                    xh[2 * k - 1 + j] = lms;
+                    lmsMean += lms;
+                }
+                Store16x4(mOut, pm, pairLo, pairHi, quad0, quad1);
+                Store16x4(vOut, pv, pairLo, pairHi, quad0, quad1);
+                lmsMean *= invK;
+                for (int j = 0; j < k; j++)
+                    xh[2 * k - 1 + j] -= lmsMean;
+                for (int j = 0; j < k - 1; j++)
+                    xh[k + j] = xh[j] * xh[j + 1];
+                xh[3 * k - 1] = logLr - Vector512.Create(w.MeanLogLr);
+
+                Gate10(xh, ni, gw, bb, pre);                       // reset
+                Gate10(xh, ni, gw + ni * p, bb + p, pre + p);      // update
+                for (int q = 0; q < 2 * p; q++)
+                    pre[q] = Sigmoid(pre[q]);
+                for (int q = 0; q < p; q++)
+                    xh[ix + q] = pre[q] * hb[q];
+                Gate10(xh, ni, gw + 2 * ni * p, bb + 2 * p, pre + 2 * p); // candidate: x·Wx + (r⊙h)·Wh
+
+                var o0 = Vector512.Create(ob[0]);
+                var o1 = Vector512.Create(ob[1]);
+                var o2 = Vector512.Create(ob[2]);
+                var o3 = Vector512.Create(ob[3]);
+                for (int q = 0; q < p; q++)
+                {
+                    var cand = Tanh(pre[2 * p + q]);
+                    var hn = Vector512.FusedMultiplyAdd(hb[q] - cand, pre[p + q], cand);
+                    accH[q] += hn;
+                    o0 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[q]), o0);
+                    o1 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[p + q]), o1);
+                    o2 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[2 * p + q]), o2);
+                    o3 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[3 * p + q]), o3);
+                    Vector512.Store(hn, lane);
+                    for (int l = 0; l < W; l++) ph[l * p + q] = lane[l];
+                }
+                for (int i = 0; i < ix; i++)
+                    accX[i] += xh[i];
+                var delta = o0;
+                for (int j = 0; j < k; j++)
+                    delta = Vector512.FusedMultiplyAdd(xh[j], Vector512.Create(sc[j]), delta);
+                accD = Vector512.FusedMultiplyAdd(delta, delta, accD);
+                var stepLr = Vector512.Clamp(logLr + o3, Vector512.Create(-maxLr), Vector512.Create(maxLr));
+                Vector512.Store(Sigmoid(o1), d.ScaleDecay + start);
+                Vector512.Store(Sigmoid(o2), d.InputDecay + start);
+                Vector512.Store(Vector512.FusedMultiplyAdd(stepLr - logLr, Vector512.Create(1f - w.LrMomentum), logLr), d.LogLr + start);
+                Vector512.Store(Exp(stepLr + Vector512.Create(w.StepSizeOffset)) * delta, update + start);
+            }
+        }
+        for (int j = 0; j < p; j++)
+            sumH[j] = Sum(accH[j]);
+        for (int j = 0; j < ix; j++)
+            sumX[j] = Sum(accX[j]);
+        sumD2 = Sum(accD);
+        if (full == d.N)
+            return;
+        // The last partial block: the generic kernel on the tail, its sums added.
+        var tail = d;
+        tail.N = d.N - full;
+        tail.Gradient += full; tail.Theta += full; tail.InputDecay += full; tail.ScaleDecay += full; tail.LogLr += full;
+        tail.M += full * k; tail.V += full * k; tail.H += full * p;
+        Span<double> tH = stackalloc double[p], tX = stackalloc double[ix];
+        Pass1Generic(w, bias, tail, update + full, tH, tX, out double tD);
+        for (int j = 0; j < p; j++) sumH[j] += tH[j];
+        for (int j = 0; j < ix; j++) sumX[j] += tX[j];
+        sumD2 += tD;
+    }
+
+    /// <summary>
+    /// Writes four column vectors c[j] (16 parameters each) as the row-major [16, 4] block at dst (four 64-byte stores
+    /// instead of 64 scalar ones): two rounds of two-source permutes (vpermt2ps).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store16x4(Vector512<float>* c, float* dst, Vector512<int> pairLo, Vector512<int> pairHi, Vector512<int> quad0, Vector512<int> quad1)
+    {
+        var t0 = Avx512F.PermuteVar16x32x2(c[0], pairLo, c[1]); // t0[2a + s] = c_s[a], a < 8
+        var t1 = Avx512F.PermuteVar16x32x2(c[0], pairHi, c[1]); // t1[2a + s] = c_s[8 + a]
+        var u0 = Avx512F.PermuteVar16x32x2(c[2], pairLo, c[3]);
+        var u1 = Avx512F.PermuteVar16x32x2(c[2], pairHi, c[3]);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(t0, quad0, u0), dst);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(t0, quad1, u0), dst + 16);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(t1, quad0, u1), dst + 32);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(t1, quad1, u1), dst + 48);
+    }
+
+    /// <summary>16 floats at src[l·stride], l &lt; 16 (two AVX2 gathers; <paramref name="index"/> = 0, stride, …, 7·stride).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Gather16(float* src, Vector256<int> index, int stride) =>
+        Vector512.Create(Avx2.GatherVector256(src, index, 4), Avx2.GatherVector256(src + 8 * stride, index, 4));
+
+    /// <summary>out[j] = b[j] + Σ_i in[i]·wg[i, j] for ten columns j, the accumulators in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Gate10(Vector512<float>* inp, int nIn, float* wg, float* b, Vector512<float>* outp)
+    {
+        Vector512<float> a0 = Vector512.Create(b[0]), a1 = Vector512.Create(b[1]), a2 = Vector512.Create(b[2]), a3 = Vector512.Create(b[3]),
+            a4 = Vector512.Create(b[4]), a5 = Vector512.Create(b[5]), a6 = Vector512.Create(b[6]), a7 = Vector512.Create(b[7]),
+            a8 = Vector512.Create(b[8]), a9 = Vector512.Create(b[9]);
+        for (int i = 0; i < nIn; i++, wg += DefaultP)
+        {
+            var x = inp[i];
+            a0 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[0]), a0);
+            a1 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[1]), a1);
+            a2 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[2]), a2);
+            a3 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[3]), a3);
+            a4 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[4]), a4);
+            a5 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[5]), a5);
+            a6 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[6]), a6);
+            a7 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[7]), a7);
+            a8 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[8]), a8);
+            a9 = Vector512.FusedMultiplyAdd(x, Vector512.Create(wg[9]), a9);
+        }
+        outp[0] = a0; outp[1] = a1; outp[2] = a2; outp[3] = a3; outp[4] = a4;
+        outp[5] = a5; outp[6] = a6; outp[7] = a7; outp[8] = a8; outp[9] = a9;
+    }
+
     /// <summary>Pass 2: θ ← θ − scale·update.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pass2(float* theta, float* update, long n, float scale)
@@ -264,14 +474,34 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         return Vector512.FusedMultiplyAdd(e, Vector512.Create(0.693359375f), f + y);
     }
 
-    /// <summary>σ(x) = 1 / (1 + e^−x); exp overflows to ∞ for very negative x, giving 0.</summary>
+    /// <summary>σ(x) = 1 / (1 + e^−x) (Exp clamps, so 1 + e^−x ≤ 1.7e38 and the result is ≥ ~6e-39).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
+    public static Vector512<float> Sigmoid(Vector512<float> x) => Reciprocal(Vector512<float>.One + Exp(-x));
 
-    /// <summary>tanh(x) = 1 − 2 / (e^{2x} + 1) (absolute error ~1e-7 near 0, exact limits ±1).</summary>
+    /// <summary>tanh(x) = 1 − 2 / (e^{2x} + 1) (absolute error ~1e-7 near 0, limits ±1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Tanh(Vector512<float> x) =>
-        Vector512<float>.One - Vector512.Create(2f) / (Exp(x + x) + Vector512<float>.One);
+        Vector512<float>.One - Vector512.Create(2f) * Reciprocal(Exp(x + x) + Vector512<float>.One);
+
+    /// <summary>
+    /// 1/x for 1 ≤ x ≤ 2^127: vrcp14ps (relative error ≤ 2^-14) and one Newton step (≤ ~2^-23, about an ulp), several
+    /// times the throughput of vdivps on 512-bit vectors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Reciprocal(Vector512<float> x)
+    {
+        var r = Avx512F.Reciprocal14(x);
+        return r * Avx512F.FusedMultiplyAddNegated(x, r, Vector512.Create(2f)); // r·(2 − x·r)
+    }
+
+    /// <summary>1/√x for 1e-16 ≤ x (normal): vrsqrt14ps and one Newton step (relative error about an ulp).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ReciprocalSqrt(Vector512<float> x)
+    {
+        var r = Avx512F.ReciprocalSqrt14(x);
+        var hx = x * Vector512.Create(0.5f);
+        return r * Avx512F.FusedMultiplyAddNegated(hx * r, r, Vector512.Create(1.5f)); // r·(1.5 − x/2·r²)
+    }
 
     /// <summary>asinh(z) = sign(z)·log(|z| + √(z² + 1)), as the libtorch path computes it; log(2|z|) above 1e10 (z² would overflow).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
