@@ -1,3 +1,4 @@
+using Components.Core.Training;
 using Components.Core.Randomness;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -121,7 +122,7 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
 {
     private readonly MetaTrainerOptions _options;
     private readonly MetaTrainingEnsemble _ensemble;
-    private readonly Tensor[] _m, _v;
+    private readonly AdamMoments _adam;
     private readonly List<double> _history = [];
     private readonly Running?[] _slots;
     private readonly int[] _drawn;
@@ -148,9 +149,7 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
         _options.Validate();
         _ensemble = _options.Ensemble ?? MetaTrainingEnsemble.Default;
         Meta = meta;
-        var ps = meta.parameters().ToArray();
-        _m = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
-        _v = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
+        _adam = new AdamMoments(meta.parameters(), _options.LearningRate, _options.Beta1, _options.Beta2);
         _slots = new Running?[UnrollsPerStep];
         _drawn = new int[UnrollsPerStep];
     }
@@ -284,17 +283,13 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var ps = Meta.parameters().ToArray();
-        int t = StepsTaken + 1;
-        double c1 = 1 - Math.Pow(_options.Beta1, t), c2 = 1 - Math.Pow(_options.Beta2, t);
         for (int i = 0; i < ps.Length; i++)
         {
             var g = grads[0].Gradients[i].clone();
             for (int j = 1; j < grads.Length; j++)
                 g = g + grads[j].Gradients[i];
             g = (g / grads.Length).clamp(-_options.GradientClip, _options.GradientClip);
-            _m[i].mul_(_options.Beta1).add_(g, alpha: 1 - _options.Beta1);
-            _v[i].mul_(_options.Beta2).add_(g.square(), alpha: 1 - _options.Beta2);
-            ps[i].sub_(_m[i] / c1 / ((_v[i] / c2).sqrt() + 1e-8) * _options.LearningRate);
+            _adam.Update(i, ps[i], g, StepsTaken + 1);
         }
     }
 
@@ -319,8 +314,8 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
         using var step = tensor((double)StepsTaken, ScalarType.Float64);
         var owned = new List<Tensor>();
         var entries = named.Select(n => (n.name, (Tensor)n.parameter))
-            .Concat(named.Select((n, i) => ($"adam.m.{n.name}", _m[i])))
-            .Concat(named.Select((n, i) => ($"adam.v.{n.name}", _v[i])))
+            .Concat(named.Select((n, i) => ($"adam.m.{n.name}", _adam.M[i])))
+            .Concat(named.Select((n, i) => ($"adam.v.{n.name}", _adam.V[i])))
             .Append(("trainer.steps", step))
             .Concat(SlotEntries(owned));
         string temp = path + ".tmp";
@@ -434,8 +429,8 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
                 for (int i = 0; i < named.Length; i++)
                 {
                     named[i].parameter.copy_(Entry(named[i].name, named[i].parameter));
-                    trainer._m[i].copy_(Entry($"adam.m.{named[i].name}", trainer._m[i]));
-                    trainer._v[i].copy_(Entry($"adam.v.{named[i].name}", trainer._v[i]));
+                    trainer._adam.M[i].copy_(Entry($"adam.m.{named[i].name}", trainer._adam.M[i]));
+                    trainer._adam.V[i].copy_(Entry($"adam.v.{named[i].name}", trainer._adam.V[i]));
                 }
                 if (!entries.TryGetValue("trainer.steps", out var steps))
                     throw new FormatException($"Meta-training checkpoint '{path}' lacks the entry 'trainer.steps'.");
@@ -460,8 +455,7 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
     {
         foreach (var r in _slots)
             r?.Dispose();
-        foreach (var t in _m.Concat(_v))
-            t.Dispose();
+        _adam.Dispose();
         Meta.Dispose();
     }
 }

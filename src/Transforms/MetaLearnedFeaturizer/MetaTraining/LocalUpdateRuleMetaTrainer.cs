@@ -1,3 +1,4 @@
+using Components.Core.Training;
 using Components.Core.Randomness;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -85,7 +86,7 @@ internal sealed class LocalUpdateRuleMetaTrainer : IDisposable
     private readonly RuleMetaTrainerOptions _options;
     private readonly MetaTrainingData _data;
     private readonly MetaTaskDistribution _distribution;
-    private readonly Tensor[] _m, _v;
+    private readonly AdamMoments _adam;
     private readonly List<double> _history = [];
 
     /// <param name="rule">The rule to train (the trainer takes ownership).</param>
@@ -100,9 +101,7 @@ internal sealed class LocalUpdateRuleMetaTrainer : IDisposable
         _distribution = _options.Distribution ?? new MetaTaskDistribution();
         _data = data;
         Rule = rule;
-        var ps = rule.parameters().ToArray();
-        _m = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
-        _v = [.. ps.Select(p => zeros_like(p).DetachFromDisposeScope())];
+        _adam = new AdamMoments(rule.parameters(), _options.LearningRate, _options.Beta1, _options.Beta2);
     }
 
     /// <summary>The rule being trained.</summary>
@@ -209,15 +208,8 @@ internal sealed class LocalUpdateRuleMetaTrainer : IDisposable
         }
         double norm = Math.Sqrt(mean.Sum(g => g.to(ScalarType.Float64).square().sum().ToDouble()));
         double scale = norm > _options.GradientClipNorm ? _options.GradientClipNorm / norm : 1.0;
-        int t = StepsTaken + 1;
-        double c1 = 1 - Math.Pow(_options.Beta1, t), c2 = 1 - Math.Pow(_options.Beta2, t);
         for (int i = 0; i < ps.Length; i++)
-        {
-            var g = mean[i] * scale;
-            _m[i].mul_(_options.Beta1).add_(g, alpha: 1 - _options.Beta1);
-            _v[i].mul_(_options.Beta2).add_(g.square(), alpha: 1 - _options.Beta2);
-            ps[i].sub_(_m[i] / c1 / ((_v[i] / c2).sqrt() + 1e-8) * _options.LearningRate);
-        }
+            _adam.Update(i, ps[i], mean[i] * scale, StepsTaken + 1);
         return norm;
     }
 
@@ -235,7 +227,7 @@ internal sealed class LocalUpdateRuleMetaTrainer : IDisposable
     public void SaveCheckpoint(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        RuleMetaTrainingCheckpoint.Write(path, Rule, _m, _v, StepsTaken, InnerSteps, _history);
+        RuleMetaTrainingCheckpoint.Write(path, Rule, _adam.M, _adam.V, StepsTaken, InnerSteps, _history);
     }
 
     /// <summary>A trainer continuing from the checkpoint <paramref name="path"/> (same options as the run that wrote it, for an identical continuation).</summary>
@@ -245,10 +237,10 @@ internal sealed class LocalUpdateRuleMetaTrainer : IDisposable
         var trainer = new LocalUpdateRuleMetaTrainer(c.Rule, data, options);
         using (no_grad())
         {
-            for (int i = 0; i < trainer._m.Length; i++)
+            for (int i = 0; i < trainer._adam.M.Length; i++)
             {
-                trainer._m[i].copy_(c.M[i]);
-                trainer._v[i].copy_(c.V[i]);
+                trainer._adam.M[i].copy_(c.M[i]);
+                trainer._adam.V[i].copy_(c.V[i]);
             }
         }
         foreach (var t in c.M.Concat(c.V))
@@ -261,8 +253,7 @@ internal sealed class LocalUpdateRuleMetaTrainer : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in _m.Concat(_v))
-            t.Dispose();
+        _adam.Dispose();
         Rule.Dispose();
     }
 }
