@@ -45,6 +45,12 @@ public abstract class EnergyFunction
     /// <summary>Whether <see cref="SampleExact"/> draws exact (independent) samples of the target.</summary>
     public virtual bool HasExactSampler => false;
 
+    /// <summary>
+    /// Centres of the target's modes when it is a mixture (the component means), else null: what
+    /// <see cref="Diagnostics.Tunneling"/> assigns states to.
+    /// </summary>
+    public virtual IReadOnlyList<double[]>? ModeCentres => null;
+
     /// <summary>The energy of each state.</summary>
     /// <param name="x">States, shape <c>[n, Dimension]</c>, float32.</param>
     /// <returns>Energies, shape <c>[n]</c>.</returns>
@@ -176,6 +182,28 @@ public abstract class EnergyFunction
         if (!(distance >= 0) || double.IsInfinity(distance))
             throw new ArgumentOutOfRangeException(nameof(distance), distance, "Must be finite and non-negative.");
         return Mixture([[-distance / 2, 0], [distance / 2, 0]], [variance, variance], [0.5, 0.5]);
+    }
+
+    /// <summary>
+    /// The reference code's ring of Gaussians (<c>utils/distributions.py</c>, <c>gen_ring</c>): <paramref name="components"/>
+    /// isotropic 2-d Gaussians of variance <paramref name="variance"/> with equal weights, centred at
+    /// <c>r (cos 2πk/K, sin 2πk/K)</c>, k = 0..K−1. The reference's toy-task script (<c>eval_toy.py</c>, task
+    /// <c>mog</c>) uses K = 4, r = 2, σ² = 0.1; K = 2 is <see cref="MixtureOfGaussians"/> with distance 2r.
+    /// </summary>
+    /// <param name="components">Number of Gaussians K (one or more).</param>
+    /// <param name="radius">Radius r of the ring of centres.</param>
+    /// <param name="variance">Variance σ² of each component.</param>
+    public static EnergyFunction GaussianRing(int components = 4, double radius = 2, double variance = 0.1)
+    {
+        if (components < 1 || components > 1 << 16)
+            throw new ArgumentOutOfRangeException(nameof(components), components, "Must be between 1 and 65536.");
+        if (!(radius >= 0) || double.IsInfinity(radius))
+            throw new ArgumentOutOfRangeException(nameof(radius), radius, "Must be finite and non-negative.");
+        var means = Enumerable.Range(0, components)
+            .Select(k => new[] { radius * Math.Cos(2 * Math.PI * k / components), radius * Math.Sin(2 * Math.PI * k / components) })
+            .ToArray();
+        return new MixtureEnergy("GaussianRing", means, Enumerable.Repeat(variance, components).ToArray(),
+            Enumerable.Repeat(1.0 / components, components).ToArray());
     }
 
     /// <summary>A mixture of isotropic Gaussians: <c>U(x) = −log Σ_k π_k N(x; μ_k, σ_k² I)</c>.</summary>

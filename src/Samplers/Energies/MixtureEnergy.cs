@@ -70,6 +70,8 @@ internal sealed class MixtureEnergy : EnergyFunction
 
     public override bool HasExactSampler => true;
 
+    public override IReadOnlyList<double[]>? ModeCentres => _means.Select(m => (double[])m.Clone()).ToArray();
+
     public override Tensor Energy(Tensor x) => EnergyAndGradient(x).Energy;
 
     public override (Tensor Energy, Tensor Gradient) EnergyAndGradient(Tensor x, bool createGraph = false)

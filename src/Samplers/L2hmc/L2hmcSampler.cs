@@ -86,25 +86,34 @@ public sealed class L2hmcSampler : IDisposable
     /// <param name="cancellation">Cancellation token, checked every step.</param>
     /// <param name="initialTemperature">Annealing: the energy is divided by a temperature that decays geometrically
     /// from this value to 1 over <paramref name="annealingSteps"/> steps (1 = no annealing, the notebook).</param>
-    /// <param name="annealingSteps">Steps of the annealing phase.</param>
+    /// <param name="annealingSteps">Steps of the annealing phase; with <paramref name="annealingFactor"/>, steps between decays.</param>
+    /// <param name="annealingFactor">0: the temperature decays smoothly, <c>τ₀^(1 − step/annealingSteps)</c>, reaching 1
+    /// after <paramref name="annealingSteps"/> steps. In (0, 1): the reference's staircase (MOGExperiment.ipynb,
+    /// mog_experiment.py), the temperature multiplied by this factor every <paramref name="annealingSteps"/> steps while
+    /// it stays above 1 (it never reaches 1 exactly, as in the reference).</param>
     /// <returns>The chains' final states and the progress records.</returns>
     public (Tensor FinalStates, IReadOnlyList<L2hmcProgress> History) Train(Tensor initialStates, int steps, Generator generator,
         double learningRate = L2hmcEstimator.Defaults.LearningRate, double decay = L2hmcEstimator.Defaults.LearningRateDecay,
         int decaySteps = L2hmcEstimator.Defaults.LearningRateDecaySteps, double scale = L2hmcEstimator.Defaults.Scale,
         double burnInWeight = L2hmcEstimator.Defaults.BurnInWeight, int logInterval = SamplerDefaults.LogInterval,
-        Action<L2hmcProgress>? progress = null, CancellationToken cancellation = default, double initialTemperature = 1, int annealingSteps = 0)
+        Action<L2hmcProgress>? progress = null, CancellationToken cancellation = default, double initialTemperature = 1, int annealingSteps = 0,
+        double annealingFactor = 0)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(initialStates);
         ArgumentNullException.ThrowIfNull(generator);
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         ArgumentOutOfRangeException.ThrowIfNegative(annealingSteps);
+        if (!(annealingFactor >= 0 && annealingFactor < 1))
+            throw new ArgumentOutOfRangeException(nameof(annealingFactor), annealingFactor, "The annealing factor must be 0 (smooth schedule) or in (0, 1).");
+        if (annealingFactor > 0 && initialTemperature > 1 && annealingSteps < 1)
+            throw new ArgumentOutOfRangeException(nameof(annealingSteps), annealingSteps, "The staircase schedule needs at least one step between decays.");
         if (!(initialTemperature >= 1) || double.IsInfinity(initialTemperature))
             throw new ArgumentOutOfRangeException(nameof(initialTemperature), initialTemperature, "The initial temperature must be finite and at least 1.");
         if (!(learningRate > 0) || !(decay > 0 && decay <= 1) || decaySteps < 1 || !(scale > 0) || !(burnInWeight >= 0) || logInterval < 1)
             throw new ArgumentOutOfRangeException(nameof(learningRate), "Invalid training settings: learning rate and scale must be positive, decay in (0, 1], decaySteps and logInterval at least 1, burnInWeight non-negative.");
         return L2hmcTrainer.Train(_dynamics, Energy, initialStates, steps, generator, learningRate, decay, decaySteps, scale, burnInWeight,
-            logInterval, progress, cancellation, initialTemperature, annealingSteps);
+            logInterval, progress, cancellation, initialTemperature, annealingSteps, annealingFactor);
     }
 
     /// <summary>Runs the chains with the current networks and records them.</summary>

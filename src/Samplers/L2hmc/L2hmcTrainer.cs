@@ -15,7 +15,7 @@ internal static class L2hmcTrainer
     public static (Tensor FinalStates, IReadOnlyList<L2hmcProgress> History) Train(L2hmcDynamics dynamics, EnergyFunction energy,
         Tensor initialStates, int steps, Generator generator, double learningRate, double decay, int decaySteps, double scale,
         double burnInWeight, int logInterval, Action<L2hmcProgress>? progress, CancellationToken cancellation,
-        double initialTemperature = 1, int annealingSteps = 0)
+        double initialTemperature = 1, int annealingSteps = 0, double annealingFactor = 0)
     {
         energy.CheckStates(initialStates, "initial states");
         var history = new List<L2hmcProgress>();
@@ -39,7 +39,9 @@ internal static class L2hmcTrainer
         var objective = engine.Add(new TrainingObjective<long>("loss", optimizer, s =>
         {
             var device = x.device;
-            temperature = Temperature(initialTemperature, annealingSteps, (int)s.Step);
+            temperature = annealingFactor > 0
+                ? StaircaseTemperature(initialTemperature, annealingSteps, annealingFactor, (int)s.Step)
+                : Temperature(initialTemperature, annealingSteps, (int)s.Step);
             var target = temperature == 1 ? energy : new TemperedEnergy(energy, temperature);
             var z = torch.randn([b, d], ScalarType.Float32, device, generator: generator);
             var input = torch.cat([x, z], 0);
@@ -122,6 +124,28 @@ internal static class L2hmcTrainer
     /// </summary>
     internal static double Temperature(double initial, int annealingSteps, int step)
         => initial == 1 || step >= annealingSteps ? 1 : Math.Pow(initial, 1 - (double)step / annealingSteps);
+
+    /// <summary>
+    /// Annealing temperature of a step under the reference schedule (MOGExperiment.ipynb, mog_experiment.py): step 0
+    /// trains at <c>τ₀</c>; after every step whose index is a multiple of <paramref name="interval"/> the temperature is
+    /// multiplied by <paramref name="factor"/> unless that would bring it to 1 or below, where it then stays. So step
+    /// <c>s</c> trains at <c>τ₀ · factor^min(⌈s/interval⌉, n)</c>, n the last power keeping it above 1.
+    /// </summary>
+    internal static double StaircaseTemperature(double initial, int interval, double factor, int step)
+    {
+        if (initial == 1 || interval < 1)
+            return 1;
+        int decays = (int)Math.Min(int.MaxValue, ((long)step + interval - 1) / interval);
+        double t = initial;
+        for (int i = 0; i < decays; i++)
+        {
+            double next = t * factor;
+            if (!(next > 1))
+                break;
+            t = next;
+        }
+        return t;
+    }
 
     /// <summary>Staircase exponential decay: <c>lr₀ · decay^⌊step / decaySteps⌋</c>.</summary>
     internal static double CurrentLearningRate(double lr0, double decay, int decaySteps, int step)

@@ -33,6 +33,7 @@ public static class L2hmcRepro
         table.AppendLine("| Target | Sampler | ε | Accept | Paper ESS / MH step | Paper ESS / grad | ESS (Geyer, min dim) / grad | max split R̂ | Sampling s | Training s |");
         table.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         var ratios = new StringBuilder();
+        var tunnelling = new StringBuilder();
         foreach (var target in ReproTarget.All.Where(t => keys.Contains(t.Key)))
         {
             Console.WriteLine($"## {target.Title}");
@@ -44,14 +45,22 @@ public static class L2hmcRepro
             var energy = target.Energy;
 
             // Train L2HMC from N(0, I) chains, as the notebook.
-            using var l2hmc = new L2hmcSampler(energy, initGen);
+            using var l2hmc = new L2hmcSampler(energy, initGen, hiddenUnits: target.HiddenUnits, stepSize: target.StepSize);
             var clock = Stopwatch.StartNew();
             double burnIn = opts.Dbl("burnin-weight", target.BurnInWeight), t0 = opts.Dbl("temperature", target.InitialTemperature);
-            int annealing = (int)(steps * opts.Dbl("annealing-fraction", target.AnnealingFraction));
-            Console.WriteLine(FormattableString.Invariant($"  λ = 0.1, burn-in weight {burnIn}, temperature {t0} annealed over {annealing} steps"));
+            double factor = opts.Dbl("annealing-factor", target.AnnealingFactor);
+            int annealing = factor > 0
+                ? opts.Int("annealing-interval", Math.Max(1, (int)Math.Round((double)target.AnnealingIntervalPer20000 * steps / 20000)))
+                : (int)(steps * opts.Dbl("annealing-fraction", target.AnnealingFraction));
+            Console.WriteLine(FormattableString.Invariant(
+                $"  ε₀ {target.StepSize}, λ {target.LossScale:G4}, {target.HiddenUnits} hidden units, lr 1e-3 × {target.LearningRateDecay}^⌊s/{target.LearningRateDecaySteps}⌋, burn-in weight {burnIn}, ") +
+                (t0 == 1 ? "no annealing" : factor > 0
+                    ? FormattableString.Invariant($"temperature {t0} × {factor} every {annealing} steps while above 1")
+                    : FormattableString.Invariant($"temperature {t0} annealed over {annealing} steps")));
             var (_, history) = l2hmc.Train(torch.randn([chains, energy.Dimension], generator: trainGen), steps, trainGen, burnInWeight: burnIn, logInterval: 500,
+                scale: target.LossScale, decay: target.LearningRateDecay, decaySteps: target.LearningRateDecaySteps,
                 progress: p => Console.WriteLine($"  step {p.Step,5}: loss {p.Loss,10:G4}  accept {p.Acceptance:F3}  ε {p.StepSize:F4}  lr {p.LearningRate:G3}  T {p.Temperature:G3}  skipped {p.SkippedSteps}"),
-                initialTemperature: t0, annealingSteps: annealing);
+                initialTemperature: t0, annealingSteps: annealing, annealingFactor: factor);
             double trainSeconds = clock.Elapsed.TotalSeconds;
             Console.WriteLine($"  training: {trainSeconds:F1} s ({1000 * trainSeconds / Math.Max(1, steps):F1} ms/step)");
 
@@ -59,12 +68,12 @@ public static class L2hmcRepro
             var results = new List<(string Name, double Eps, ChainTrace Trace)>();
             clock.Restart();
             results.Add(("L2HMC", l2hmc.StepSize, l2hmc.Sample(start, evalSteps, gen, burnIn: target.EvaluationBurnIn)));
-            foreach (var eps in new[] { 0.1, 0.15, 0.2 })
+            foreach (var eps in target.Grid)
             {
                 var hmc = new HmcSampler(energy, eps, 10);
                 results.Add(($"HMC ε={eps.ToString(CultureInfo.InvariantCulture)}", eps, hmc.Sample(start, evalSteps, gen, burnIn: target.EvaluationBurnIn)));
             }
-            var tuned = new HmcSampler(energy, 0.1, 10);
+            var tuned = new HmcSampler(energy, target.StepSize, 10);
             var adapted = tuned.Adapt(start, 1000, 0.65, gen);
             results.Add(("HMC dual averaging (δ = 0.65)", tuned.StepSize, tuned.Sample(adapted, evalSteps, gen)));
 
@@ -76,22 +85,40 @@ public static class L2hmcRepro
                     $"| {target.Key.ToUpperInvariant()} | {name} | {eps:G3} | {s.AcceptanceRate:F3} | {s.PaperEss:E2} | {s.PaperEssPerGradient:E2} | {s.MinEssPerGradient:E2} | {s.MaxSplitRHat:F3} | {trace.Elapsed.TotalSeconds:F1} | {train} |"));
                 Console.WriteLine(FormattableString.Invariant(
                     $"  {name,-30} ε {eps,7:G3} accept {s.AcceptanceRate:F3} paperESS {s.PaperEss:E2}/step {s.PaperEssPerGradient:E2}/grad  minESS/grad {s.MinEssPerGradient:E2}  R̂ {s.MaxSplitRHat:F3}  {trace.Elapsed.TotalSeconds:F1} s"));
+                if (energy.ModeCentres is { } centres)
+                {
+                    // Reference utils/tunneling.py: nearest-centre mode changes per MH step, mean ± std over chains.
+                    var (rate, sd) = Tunneling.MeanRate(trace, centres);
+                    var modes = Tunneling.Modes(trace, centres);
+                    int visitedAll = modes.Count(m => m.Distinct().Count() == centres.Count);
+                    tunnelling.AppendLine(FormattableString.Invariant(
+                        $"| {target.Key.ToUpperInvariant()} | {name} | {eps:G3} | {rate:E2} ± {sd:E2} | {visitedAll}/{trace.Chains} | {s.MaxSplitRHat:F3} |"));
+                    Console.WriteLine(FormattableString.Invariant(
+                        $"    tunnelling rate {rate:E3} ± {sd:E2} per MH step; chains visiting all {centres.Count} modes: {visitedAll}/{trace.Chains}"));
+                }
             }
             var l = summaries[0].Summary;
-            var notebook = summaries.First(x => x.Name == "HMC ε=0.15").Summary;
+            var notebook = summaries[2].Summary;   // the middle grid ε (0.15 for the SCG notebook's grid)
             var bestGrid = summaries.Skip(1).Take(3).MaxBy(x => x.Summary.PaperEss);
             var da = summaries[^1].Summary;
             ratios.AppendLine(FormattableString.Invariant(
                 $"| {target.Key.ToUpperInvariant()} | {l.PaperEss:E2} | {notebook.PaperEss:E2} | {l.PaperEss / notebook.PaperEss:F1}× | {bestGrid.Summary.PaperEss:E2} ({bestGrid.Name}) | {l.PaperEss / bestGrid.Summary.PaperEss:F1}× | {da.PaperEss:E2} | {l.PaperEss / da.PaperEss:F1}× | {l.MinEssPerGradient / da.MinEssPerGradient:F1}× | {target.PaperNumbers ?? "—"} |"));
 
-            if (target.Key is "scg" or "mog")
+            if (target.Key is "scg" or "mog" or "mog-anneal" or "ring")
                 ReproPlots.Save(images, target, summaries.Select(s => (s.Name, s.Trace)).ToList(), target.Scale);
         }
         Console.WriteLine();
         Console.WriteLine(table.ToString());
-        Console.WriteLine("| Target | L2HMC paper ESS | HMC ε=0.15 (notebook) | ratio | best grid HMC | ratio | DA-tuned HMC | ratio | ratio (Geyer ESS / grad, vs DA) | paper |");
+        Console.WriteLine("| Target | L2HMC paper ESS | HMC middle grid ε (SCG: 0.15, the notebook's) | ratio | best grid HMC | ratio | DA-tuned HMC | ratio | ratio (Geyer ESS / grad, vs DA) | paper |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
         Console.Write(ratios.ToString());
+        if (tunnelling.Length > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("| Target | Sampler | ε | tunnelling rate / MH step (mean ± std over chains) | chains visiting every mode | max split R̂ |");
+            Console.WriteLine("|---|---|---|---|---|---|");
+            Console.Write(tunnelling.ToString());
+        }
         return 0;
     }
 

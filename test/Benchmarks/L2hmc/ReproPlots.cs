@@ -11,8 +11,8 @@ internal static class ReproPlots
     {
         Directory.CreateDirectory(folder);
         var l2hmc = runs[0];
-        var hmc = runs.First(r => r.Name == "HMC ε=0.15");
-        int n = target.Key == "mog" ? 200 : 50;
+        var hmc = runs[2];   // the middle grid ε (0.15 for the SCG notebook's grid)
+        int n = target.Key is "mog" or "mog-anneal" or "ring" ? 200 : 50;
 
         // One chain of each sampler over the target's exact samples.
         var chainPlot = new Plot();

@@ -7,7 +7,7 @@ namespace Components.Tests.Samplers.Hmc;
 /// <summary>Built-in energies: closed-form gradients vs autograd, double backward, exact samplers.</summary>
 public sealed class HmcEnergyTests
 {
-    public static TheoryData<string> Targets => new() { "scg", "icg", "mog", "roughwell", "roughwellhard", "funnel", "gaussian" };
+    public static TheoryData<string> Targets => new() { "scg", "icg", "mog", "roughwell", "roughwellhard", "funnel", "gaussian", "ring" };
 
     private static EnergyFunction Make(string name) => name switch
     {
@@ -17,6 +17,7 @@ public sealed class HmcEnergyTests
         "roughwell" => EnergyFunction.RoughWell(3, 0.05),
         "roughwellhard" => EnergyFunction.RoughWell(2, 0.3, hard: true),
         "funnel" => EnergyFunction.Funnel(3),
+        "ring" => EnergyFunction.GaussianRing(3, 1.5, 0.2),
         _ => HmcTestUtil.CorrelatedGaussian(3),
     };
 
