@@ -15,7 +15,10 @@ namespace Components.Benchmarks.L2hmc;
 /// train L2HMC (T = 10, ε₀ = 0.1, Adam 1e-3 × 0.96^⌊s/1000⌋, λ = 0.1, 200 chains), then run 200 chains for 2000
 /// MH steps from exact samples, and compare the paper's ESS per MH step and per gradient evaluation with HMC at the
 /// notebook's ε ∈ {0.1, 0.15, 0.2} (T = 10) and with HMC tuned by dual averaging.
-/// Usage: l2hmc-repro [--steps 5000] [--chains 200] [--eval-steps 2000] [--targets scg,icg,mog,rw] [--images docs/images] [--seed 1]
+/// Mixture targets also get the reference's tunnelling rate (utils/tunneling.py). Besides the paper's four targets
+/// (the default), mog-anneal, ring and rw-ref use settings from the reference's history (see ReproTarget.All).
+/// Usage: l2hmc-repro [--steps 5000] [--chains 200] [--eval-steps 2000] [--targets scg,icg,mog,rw,mog-anneal,ring,rw-ref]
+/// [--images docs/images] [--seed 1] [--burnin-weight w] [--temperature τ₀] [--annealing-fraction f | --annealing-factor r --annealing-interval k]
 /// </summary>
 public static class L2hmcRepro
 {
