@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Components.Tests.Transforms.Adversarial;
 
 /// <summary><see cref="RetinaLayer"/>: linearity, sharp fovea, blur in the periphery, gradient by finite differences.</summary>
-public sealed class RetinaLayerTests
+public sealed class AdversarialRetinaLayerTests
 {
     private static Tensor Random(long rows, int c, int h, int w, int seed, ScalarType dtype = ScalarType.Float64)
     {
