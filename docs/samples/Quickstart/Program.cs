@@ -43,6 +43,7 @@ internal static partial class Program
         ("metalearnedfeaturizer", MetaLearnedFeaturizer),
         ("sensitivity", (ml, data, _) => Sensitivity(ml, data)),
         ("l2hmc", (ml, data, _) => L2hmc(ml, data)),
+        ("adversarial", (ml, data, _) => Adversarial(ml, data)),
     ];
 
     private static int Main(string[] args)

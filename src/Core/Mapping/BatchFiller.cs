@@ -32,13 +32,27 @@ internal sealed class BatchFiller
         _parent = parent;
         _cursor = cursor;
         var inputs = parent.InputColumns;
-        _getters = inputs.Select(c => row.GetGetter<VBuffer<float>>(row.Schema[c.Name])).ToArray();
+        _getters = inputs.Select(c => c.IsKey ? KeyGetter(row, c.Name) : row.GetGetter<VBuffer<float>>(row.Schema[c.Name])).ToArray();
         _batch = new BatchData(inputs, parent.OutputColumns, capacity) { SingleRow = cursor is null };
         foreach (var c in passThrough)
             _passThrough[c.Index] = RowCache.Create(row, c, capacity);
         if (cursor is not null)
             _ids = RowCache.Ids(row, capacity);
         Start = -1;
+    }
+
+    // A UInt32 key column read as a one-value vector holding its raw value (1-based, 0 = missing).
+    private static ValueGetter<VBuffer<float>> KeyGetter(DataViewRow row, string name)
+    {
+        var key = row.GetGetter<uint>(row.Schema[name]);
+        uint value = 0;
+        return (ref VBuffer<float> dst) =>
+        {
+            key(ref value);
+            var editor = VBufferEditor.Create(ref dst, 1);
+            editor.Values[0] = value;
+            dst = editor.Commit();
+        };
     }
 
     /// <summary>Position of the first row in the current batch, or -1.</summary>

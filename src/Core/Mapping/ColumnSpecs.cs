@@ -4,12 +4,17 @@ using Microsoft.ML.Data;
 
 namespace Components.Core.Mapping;
 
-/// <summary>An input column read by an <see cref="AppendColumnsTransformer"/>: a known-size Single vector.</summary>
+/// <summary>
+/// An input column read by an <see cref="AppendColumnsTransformer"/>: a known-size Single vector, or (with
+/// <paramref name="IsKey"/>) a UInt32 key column whose raw value (1-based, 0 = missing) lands in the batch buffer as
+/// one Single (then <paramref name="Size"/> is 1; the transformer checks the column in its <c>CheckInputSchema</c>).
+/// </summary>
 /// <param name="Name">Column name.</param>
-/// <param name="Size">Expected vector length.</param>
+/// <param name="Size">Expected vector length (1 for a key).</param>
 /// <param name="Role">Role named in error messages (e.g. <c>feature</c>).</param>
 /// <param name="RejectNonFinite">Throw <see cref="InvalidOperationException"/> on NaN or infinite values.</param>
-public sealed record InputColumn(string Name, int Size, string Role = "input", bool RejectNonFinite = true);
+/// <param name="IsKey">A UInt32 key column read as its raw value.</param>
+public sealed record InputColumn(string Name, int Size, string Role = "input", bool RejectNonFinite = true, bool IsKey = false);
 
 /// <summary>The kinds of column an <see cref="AppendColumnsTransformer"/> can append.</summary>
 public enum OutputKind

@@ -35,10 +35,11 @@ public sealed class NeuralNetworkArchitecture
     /// <param name="convolutionChannels">CNN only: output channels of each convolution block.</param>
     /// <param name="imageHeight">CNN only: image height in pixels.</param>
     /// <param name="imageWidth">CNN only: image width in pixels.</param>
+    /// <param name="retina">CNN only: a <see cref="RetinaLayer"/> in front of the first convolution, or null (none).</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, width or variance is out of range.</exception>
     public NeuralNetworkArchitecture(NeuralNetworkArchitectureKind kind, int inputSize, int outputSize, IReadOnlyList<int> hiddenLayerWidths,
         NeuralNetworkActivation activation, double weightVariance, double biasVariance,
-        IReadOnlyList<int>? convolutionChannels = null, int imageHeight = 0, int imageWidth = 0)
+        IReadOnlyList<int>? convolutionChannels = null, int imageHeight = 0, int imageWidth = 0, RetinaSettings? retina = null)
     {
         ArgumentNullException.ThrowIfNull(hiddenLayerWidths);
         if (!Enum.IsDefined(kind))
@@ -56,6 +57,9 @@ public sealed class NeuralNetworkArchitecture
             throw new ArgumentOutOfRangeException(nameof(weightVariance), weightVariance, "σ_w² must be positive and finite.");
         if (!(biasVariance >= 0) || !double.IsFinite(biasVariance))
             throw new ArgumentOutOfRangeException(nameof(biasVariance), biasVariance, "σ_b² must be non-negative and finite.");
+        if (retina is not null && kind != NeuralNetworkArchitectureKind.Cnn)
+            throw new ArgumentOutOfRangeException(nameof(retina), "A retina layer needs the CNN (it blurs images).");
+        Retina = retina;
 
         Kind = kind;
         InputSize = inputSize;
@@ -130,6 +134,9 @@ public sealed class NeuralNetworkArchitecture
     /// <summary>Nonlinearity after each hidden layer.</summary>
     public NeuralNetworkActivation Activation { get; }
 
+    /// <summary>CNN only: the retina layer (eccentricity-dependent blur) applied to the image before the first convolution, or null.</summary>
+    public RetinaSettings? Retina { get; }
+
     /// <summary>σ_w²: weights are initialised from N(0, σ_w²/fan_in).</summary>
     public double WeightVariance { get; }
 
@@ -155,11 +162,13 @@ public sealed class NeuralNetworkArchitecture
         var head = Kind == NeuralNetworkArchitectureKind.Cnn
             ? $"Cnn {ImageHeight}x{ImageWidth} conv[{string.Join(",", _channels)}]-{string.Join("-", _hidden.Append(OutputSize))}"
             : $"Mlp {string.Join("-", _hidden.Prepend(InputSize).Append(OutputSize))}";
-        return string.Create(ci, $"{head} {Activation} σw²={WeightVariance:G4} σb²={BiasVariance:G4}");
+        var text = string.Create(ci, $"{head} {Activation} σw²={WeightVariance:G4} σb²={BiasVariance:G4}");
+        return Retina is null ? text : $"{text} {Retina}";
     }
 
     // *** Binary format ***
-    // int: kind (0 = Mlp, 1 = Cnn)
+    // int: kind (0 = Mlp, 1 = Cnn), plus RetinaFlag (0x100) when a retina layer follows σ_b² (models saved before the
+    //      retina existed never set it and read as before; older builds reject the flag as an unknown kind)
     // int: input size
     // int: output size
     // int[]: hidden layer widths (length-prefixed)
@@ -169,9 +178,10 @@ public sealed class NeuralNetworkArchitecture
     // int: activation
     // double: σ_w²
     // double: σ_b²
+    // retina (only with RetinaFlag): see RetinaSettings.Write
     internal void Write(BinaryWriter writer)
     {
-        writer.Write((int)Kind);
+        writer.Write((int)Kind | (Retina is null ? 0 : RetinaFlag));
         writer.Write(InputSize);
         writer.Write(OutputSize);
         writer.WriteInts(_hidden);
@@ -181,11 +191,15 @@ public sealed class NeuralNetworkArchitecture
         writer.Write((int)Activation);
         writer.Write(WeightVariance);
         writer.Write(BiasVariance);
+        Retina?.Write(writer);
     }
+
+    private const int RetinaFlag = 0x100;
 
     internal static NeuralNetworkArchitecture Read(BinaryReader reader)
     {
-        var kind = (NeuralNetworkArchitectureKind)reader.ReadInt32();
+        int rawKind = reader.ReadInt32();
+        var kind = (NeuralNetworkArchitectureKind)(rawKind & ~RetinaFlag);
         int input = reader.ReadInt32();
         int output = reader.ReadInt32();
         var hidden = reader.ReadInts(maxLength: 1 << 16);
@@ -197,7 +211,8 @@ public sealed class NeuralNetworkArchitecture
         double bv = reader.ReadDouble();
         try
         {
-            return new NeuralNetworkArchitecture(kind, input, output, hidden, activation, wv, bv, channels, h, w);
+            var retina = (rawKind & RetinaFlag) != 0 ? RetinaSettings.Read(reader) : null;
+            return new NeuralNetworkArchitecture(kind, input, output, hidden, activation, wv, bv, channels, h, w, retina);
         }
         catch (ArgumentException ex)
         {

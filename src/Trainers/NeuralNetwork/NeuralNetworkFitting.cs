@@ -40,6 +40,8 @@ internal static class NeuralNetworkFitting
             Guard.CheckUserArg(o.ImageHeight >> o.ConvolutionChannels!.Length > 0 && o.ImageWidth >> o.ConvolutionChannels.Length > 0,
                 nameof(o.ConvolutionChannels), $"A {o.ImageHeight}×{o.ImageWidth} image is too small for {o.ConvolutionChannels.Length} convolution blocks (each halves the side).");
         }
+        Guard.CheckUserArg(o.Retina is null || o.Architecture == NeuralNetworkArchitectureKind.Cnn, nameof(o.Retina),
+            $"A retina layer needs the CNN (Architecture = Cnn), got {o.Architecture}.");
         Guard.CheckUserArg(Enum.IsDefined(o.Activation), nameof(o.Activation), $"Unknown activation {o.Activation}.");
         Guard.CheckUserArg(o.WeightVariance > 0 && double.IsFinite(o.WeightVariance), nameof(o.WeightVariance), $"Must be positive and finite, got {F(o.WeightVariance)}.");
         Guard.CheckUserArg(o.BiasVariance >= 0 && double.IsFinite(o.BiasVariance), nameof(o.BiasVariance), $"Must be non-negative and finite, got {F(o.BiasVariance)}.");
@@ -123,7 +125,8 @@ internal static class NeuralNetworkFitting
         => new(o.Architecture, inputSize, outputSize, o.HiddenLayerWidths, o.Activation, o.WeightVariance, o.BiasVariance,
             o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ConvolutionChannels : null,
             o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageHeight : 0,
-            o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageWidth : 0);
+            o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageWidth : 0,
+            o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.Retina : null);
 
     /// <summary>
     /// Builds, initialises and trains the network on the context's device with the Core training engine, logging every

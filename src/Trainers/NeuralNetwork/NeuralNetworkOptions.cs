@@ -75,6 +75,13 @@ public abstract class NeuralNetworkOptions : ComponentOptions
     /// <summary>CNN only: image width. Default 28.</summary>
     public int ImageWidth = Defaults.ImageSide;
 
+    /// <summary>
+    /// CNN only: train (and predict) with a <see cref="RetinaLayer"/> (eccentricity-dependent Gaussian blur, sharp at the
+    /// fixation point) in front of the first convolution, as the models of Elsayed et al. (2018) do; null for none. The
+    /// layer has no parameters; its settings are saved with the model. Default null.
+    /// </summary>
+    public RetinaSettings? Retina;
+
     /// <summary>Nonlinearity after every hidden layer. Default <see cref="NeuralNetworkActivation.Relu"/>.</summary>
     public NeuralNetworkActivation Activation = Defaults.Activation;
 

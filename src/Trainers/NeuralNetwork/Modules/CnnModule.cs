@@ -6,7 +6,7 @@ namespace Components.Trainers.NeuralNetwork;
 
 /// <summary>
 /// Small CNN for single-channel images: per block a 5×5 convolution (libtorch conv2d, zero padding 2, so the side is kept; see <see cref="ImageConvolution"/>), φ and a 2×2
-/// max-pool (halving the side); then flatten, the fully connected hidden layers with φ, and a linear output layer.
+/// max-pool (halving the side), optionally after a <see cref="RetinaLayer"/>; then flatten, the fully connected hidden layers with φ, and a linear output layer.
 /// </summary>
 internal sealed class CnnModule : NeuralNetworkModule
 {
@@ -14,6 +14,7 @@ internal sealed class CnnModule : NeuralNetworkModule
 #pragma warning disable IDE1006
     private readonly ModuleList<ImageConvolution> convs;
     private readonly ModuleList<Linear> dense;
+    private readonly RetinaLayer? retina; // no parameters: adds nothing to the state dict
 #pragma warning restore IDE1006
     private readonly long _height;
     private readonly long _width;
@@ -38,12 +39,16 @@ internal sealed class CnnModule : NeuralNetworkModule
             lin[i] = nn.Linear(dims[i], dims[i + 1]);
         convs = new ModuleList<ImageConvolution>(conv);
         dense = new ModuleList<Linear>(lin);
+        if (architecture.Retina is { } settings)
+            retina = new RetinaLayer(settings, 1, architecture.ImageHeight, architecture.ImageWidth);
         RegisterComponents();
     }
 
     private protected override Tensor Run(Tensor input, Tensor?[]? captured)
     {
         var x = input.reshape(input.shape[0], 1, _height, _width);
+        if (retina is not null)
+            x = retina.forward(x);
         int layer = 0;
         foreach (var conv in convs)
         {
