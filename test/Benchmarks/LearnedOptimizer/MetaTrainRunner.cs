@@ -6,7 +6,9 @@ namespace Components.Benchmarks.LearnedOptimizer;
 
 /// <summary>
 /// <c>lopt-metatrain [--steps N] [--workers W] [--unrolls U] [--seed S] [--lr 1e-3] [--out weights.hrnn] [--checkpoint ckpt.bin]
-/// [--snapshot-every K] [--eval P] [--eval-steps 200]</c> or <c>lopt-metatrain --evaluate a.hrnn,b.hrnn --eval P [--workers W]</c>:
+/// [--snapshot-every K] [--eval P] [--eval-steps 200] [--partials-scale 5] [--partials-max 20] [--length-min 10]
+/// [--length-scale 20] [--length-max 50] [--clip 1e4] [--max-loss-ratio 0] [--fixed-initial-states]
+/// [--select-every K --select-problems 8 --select-steps 1000]</c> or <c>lopt-metatrain --evaluate a.hrnn,b.hrnn --eval P [--workers W]</c>:
 /// meta-trains the hierarchical RNN optimizer from <c>CreateInitial(S)</c> (or resumes from an existing checkpoint) and
 /// saves the meta-parameters as a weights file (and every K steps as OUT.N.hrnn). <c>--eval P</c> prints the held-out
 /// meta-loss (problem seeds 1000000 + i, i &lt; P, fresh starts) of the reduced rule and the initial weights before and of the
@@ -24,6 +26,8 @@ public static class MetaTrainRunner
         int partialMax = d.MaxPartialUnrolls, lengthMin = d.MinUnrollLength, lengthMax = d.MaxUnrollLength;
         string output = "lopt-weights.hrnn";
         string? checkpoint = null, evaluate = null;
+        bool learnInitialStates = !args.Contains("--fixed-initial-states");
+        args = [.. args.Where(a => a != "--fixed-initial-states")];
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             string value = args[i + 1];
@@ -70,7 +74,7 @@ public static class MetaTrainRunner
         {
             Seed = seed, Workers = workers, UnrollsPerStep = unrolls, CheckpointPath = checkpoint, LearningRate = learningRate,
             PartialUnrollScale = partialScale, MaxPartialUnrolls = partialMax, MinUnrollLength = lengthMin, UnrollLengthScale = lengthScale,
-            MaxUnrollLength = lengthMax, GradientClip = clip, MaxLossRatio = maxLossRatio,
+            MaxUnrollLength = lengthMax, GradientClip = clip, MaxLossRatio = maxLossRatio, LearnInitialStates = learnInitialStates,
             Log = line => Console.WriteLine(line),
         };
         using var trainer = checkpoint is not null && File.Exists(checkpoint)
@@ -82,7 +86,7 @@ public static class MetaTrainRunner
             Console.WriteLine($"Held-out meta-loss ({evalProblems} problems, seeds {HeldOutSeed}+, {evalSteps} steps): reduced rule {HeldOut(reduced, evalProblems, evalSteps, workers):F4}, initial {HeldOut(trainer.Meta, evalProblems, evalSteps, workers):F4}");
         }
         var start = DateTime.UtcNow;
-        Console.WriteLine($"Meta-training: {steps} steps, seed {seed}, {workers} workers, {options.UnrollsPerStep} unrolls/step, lr {learningRate}, partial unrolls 1 + Exp({partialScale}) ≤ {partialMax}, length {lengthMin} + Exp({lengthScale}) ≤ {lengthMax}, clip {clip}, loss limit {maxLossRatio}; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"Meta-training: {steps} steps, seed {seed}, {workers} workers, {options.UnrollsPerStep} unrolls/step, lr {learningRate}, partial unrolls 1 + Exp({partialScale}) ≤ {partialMax}, length {lengthMin} + Exp({lengthScale}) ≤ {lengthMax}, clip {clip}, loss limit {maxLossRatio}, {(learnInitialStates ? "learned" : "fixed")} initial states; load {File.ReadAllText("/proc/loadavg").Trim()}");
         // Snapshots (OUT.N.hrnn every K steps) are the weights a run with --steps N gives: training in chunks is the same
         // computation, since every meta-step's draws depend only on (seed, slot, trajectory).
         // --select-every K: every K steps the weights are scored on validation problems (seeds SelectionSeed + i, long

@@ -67,6 +67,12 @@ internal sealed class MetaTrainerOptions
     /// </summary>
     public double MaxLossRatio { get; init; } = Defaults.MaxLossRatio;
 
+    /// <summary>
+    /// Meta-train the learned initial GRU states (the reference's learnable_rnn_init); false keeps them at their
+    /// initialisation (the shipped weights' setting: they were meta-trained before this option existed).
+    /// </summary>
+    public bool LearnInitialStates { get; init; } = true;
+
     /// <summary>Backpropagate through the inner gradients (the reference's use_second_derivatives).</summary>
     public bool SecondDerivatives { get; init; } = true;
 
@@ -239,7 +245,7 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
                 var run = _slots[i]!;
                 try
                 {
-                    (results[i], nexts[i]) = MetaObjective.ComputePartial(copy, run.Problem, run.Carry, run.Spec.UnrollLength, _options.SecondDerivatives, cancellation, _options.MaxLossRatio);
+                    (results[i], nexts[i]) = MetaObjective.ComputePartial(copy, run.Problem, run.Carry, run.Spec.UnrollLength, _options.SecondDerivatives, cancellation, _options.MaxLossRatio, _options.LearnInitialStates);
                 }
                 catch (ArithmeticException ex)
                 {

@@ -112,11 +112,12 @@ internal static class MetaObjective
     /// <c>maxLossRatio</c> &gt; 0 (the reference's <c>obj_train_max_multiplier</c>): the unroll stops at the first step whose
     /// loss exceeds <c>f_0 + (maxLossRatio − 1)·|f_0|</c> (that loss included) or is non-finite (that loss left out), and the
     /// result is marked <see cref="MetaGradient.Exploded"/>: a diverging trajectory then contributes the meta-gradient of
-    /// its rise instead of being dropped. On the first partial unroll the learned initial GRU states enter the graph, so
-    /// meta-training moves them (the reference's learnable_rnn_init).
+    /// its rise instead of being dropped. <c>learnInitialStates</c> (default): on the first partial unroll the learned
+    /// initial GRU states enter the graph, so meta-training moves them (the reference's learnable_rnn_init); false treats
+    /// them as constants (as before this option existed; the shipped weights were trained so).
     /// </remarks>
     public static (MetaGradient Gradient, UnrollCarry Next) ComputePartial(HierarchicalRnnMetaParameters meta, MetaTrainingProblem problem, UnrollCarry carry, int length,
-        bool secondDerivatives = true, CancellationToken cancellation = default, double maxLossRatio = 0)
+        bool secondDerivatives = true, CancellationToken cancellation = default, double maxLossRatio = 0, bool learnInitialStates = true)
     {
         ArgumentNullException.ThrowIfNull(meta);
         ArgumentNullException.ThrowIfNull(problem);
@@ -129,7 +130,7 @@ internal static class MetaObjective
             problem.ReseedNoise((long)(RandomStreams.DeriveSeed(carry.ProblemSeed, $"learned-optimizer.unroll-noise.{carry.UnrollsDone}") & long.MaxValue));
         using var scope = NewDisposeScope();
         Tensor[] theta = [.. carry.Parameters.Select(t => t.detach().clone().requires_grad_(true))];
-        var state = carry.UnrollsDone == 0 ? WithLearnedInitialStates(meta, carry.State) : carry.State;
+        var state = carry.UnrollsDone == 0 && learnInitialStates ? WithLearnedInitialStates(meta, carry.State) : carry.State;
         using var f0 = tensor(carry.InitialLoss, dtype);
         double limit = maxLossRatio > 0 ? carry.InitialLoss + (maxLossRatio - 1) * Math.Abs(carry.InitialLoss) : double.PositiveInfinity;
         var f = problem.Loss(theta);
