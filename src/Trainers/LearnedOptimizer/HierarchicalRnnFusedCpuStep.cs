@@ -32,6 +32,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         public required float[] OutB;    // [4] (direction's 0)
         public required float[] Shortcut; // [K]
         public required float StepSizeOffset, LrMomentum, MeanLogLr;
+        public float MaxLogLr = (float)HierarchicalRnnUpdate.MaxLogLearningRate; // upper clip of the step log learning rate (the lower one is −33)
 
         private float[]? _gates;
 
@@ -108,7 +109,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         for (int j = 0; j < p; j++) accH[j] = Vector512<float>.Zero;
         for (int j = 0; j < ix; j++) accX[j] = Vector512<float>.Zero;
         var lane = stackalloc float[W];
-        float eps = (float)HierarchicalRnnUpdate.Epsilon, maxLr = (float)HierarchicalRnnUpdate.MaxLogLearningRate;
+        float eps = (float)HierarchicalRnnUpdate.Epsilon, maxLr = w.MaxLogLr;
         var one = Vector512.Create(1f);
         var invK = Vector512.Create(1f / k);
         long n = d.N;
@@ -208,7 +209,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
                 accD += full ? delta * delta : (delta * delta) & mask;
                 var newSigma = Sigmoid(o1);
                 var newBeta = Sigmoid(o2);
-                var stepLr = Vector512.Clamp(logLr + o3, Vector512.Create(-maxLr), Vector512.Create(maxLr));
+                var stepLr = Vector512.Clamp(logLr + o3, Vector512.Create(-(float)HierarchicalRnnUpdate.MaxLogLearningRate), Vector512.Create(maxLr));
                 var newLogLr = Vector512.FusedMultiplyAdd(stepLr - logLr, Vector512.Create(1f - w.LrMomentum), logLr);
                 var u = Exp(stepLr + Vector512.Create(w.StepSizeOffset)) * delta;
 
@@ -262,7 +263,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         var idxK = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * k;
         var idxP = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * p;
         var eps = Vector512.Create((float)HierarchicalRnnUpdate.Epsilon);
-        float maxLr = (float)HierarchicalRnnUpdate.MaxLogLearningRate;
+        float maxLr = w.MaxLogLr;
         var invK = Vector512.Create(1f / k);
         long full = d.N / W * W;
         bool first = d.FirstStep;
@@ -334,7 +335,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
                 for (int j = 0; j < k; j++)
                     delta = Vector512.FusedMultiplyAdd(xh[j], Vector512.Create(sc[j]), delta);
                 accD = Vector512.FusedMultiplyAdd(delta, delta, accD);
-                var stepLr = Vector512.Clamp(logLr + o3, Vector512.Create(-maxLr), Vector512.Create(maxLr));
+                var stepLr = Vector512.Clamp(logLr + o3, Vector512.Create(-(float)HierarchicalRnnUpdate.MaxLogLearningRate), Vector512.Create(maxLr));
                 Vector512.Store(Sigmoid(o1), d.ScaleDecay + start);
                 Vector512.Store(Sigmoid(o2), d.InputDecay + start);
                 Vector512.Store(Vector512.FusedMultiplyAdd(stepLr - logLr, Vector512.Create(1f - w.LrMomentum), logLr), d.LogLr + start);

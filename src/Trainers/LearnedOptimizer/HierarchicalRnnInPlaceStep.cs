@@ -20,7 +20,8 @@ internal static class HierarchicalRnnInPlaceStep
     /// One step on <paramref name="parameters"/> (θ ← θ − update for each tensor with a gradient), updating
     /// <paramref name="state"/> in place. Call under no_grad inside a dispose scope.
     /// </summary>
-    public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, bool allowFused = true)
+    public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, bool allowFused = true,
+        double maxLogLearningRate = HierarchicalRnnUpdate.MaxLogLearningRate)
     {
         var a = meta.Architecture;
         int k = a.GradientScales;
@@ -71,6 +72,7 @@ internal static class HierarchicalRnnInPlaceStep
                     K = k, P = (int)p,
                     WxT = Floats(gWx.t()), WhT = Floats(gWh.t()), OutW = Floats(outWT), OutB = Floats(outB), Shortcut = Floats(shortcut),
                     StepSizeOffset = meta.StepSizeOffset.item<float>(), LrMomentum = lrMomentum.item<float>(), MeanLogLr = meanLogLr.item<float>(),
+                    MaxLogLr = (float)maxLogLearningRate,
                 };
                 ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal);
                 continue;
@@ -139,7 +141,7 @@ internal static class HierarchicalRnnInPlaceStep
             s.ScaleDecay.copy_(outputs[1]).sigmoid_();
             s.InputDecay.copy_(outputs[2]).sigmoid_();
             var stepLogLr = outputs[3].add_(s.LogLearningRate)
-                .clamp_(-HierarchicalRnnUpdate.MaxLogLearningRate, HierarchicalRnnUpdate.MaxLogLearningRate);
+                .clamp_(-HierarchicalRnnUpdate.MaxLogLearningRate, maxLogLearningRate);
             s.LogLearningRate.lerp_(stepLogLr, oneMinusLrMomentum);
             var update = stepLogLr.add_(meta.StepSizeOffset).exp_().mul_(direction).mul_(inverseRms);
             var parameter = parameters[i];

@@ -36,6 +36,9 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
 
             /// <summary>Seed of the initial learning rates.</summary>
             public const int Seed = 0;
+
+            /// <summary>Largest step size: e³³, the reference's max_log_lr clip (in effect no bound).</summary>
+            public const double MaxLearningRate = 214643579785916.06;
         }
 
         /// <summary>Lower end of the range the initial per-parameter learning rates are drawn from (log-uniform, see docs). Positive.</summary>
@@ -46,12 +49,22 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
 
         /// <summary>Seed of the initial learning rates (stream <c>"learned-optimizer.initial-learning-rate"</c>).</summary>
         public int Seed = Defaults.Seed;
+
+        /// <summary>
+        /// Upper bound M on the step size: each tensor's update has an RMS of at most M (the step is
+        /// <c>exp(log η + offset)·δ</c> with δ of unit RMS, so the step log learning rate log η is clipped above at
+        /// <c>log M − offset</c>, offset the learned <c>step_size_offset</c>; below it stays at the reference's −33). The
+        /// default e³³ is the reference's max_log_lr, a bound against overflow only. A smaller value stops a rule whose
+        /// learning rates keep growing from diverging. Positive, at most e³³.
+        /// </summary>
+        public double MaxLearningRate = Defaults.MaxLearningRate;
     }
 
     private readonly Parameter[] _parameters;
     private readonly HierarchicalRnnMetaParameters _meta;
     private readonly bool _ownsMeta;
     private HierarchicalRnnState _state;
+    private readonly double _maxLogLearningRate;
 
     /// <summary>Creates the optimizer over <paramref name="parameters"/> with the given meta-parameters (not owned; moved to the parameters' device).</summary>
     /// <exception cref="ArgumentException">No parameters, parameters on several devices, or a non-floating-point parameter.</exception>
@@ -84,6 +97,15 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
             throw new ArgumentOutOfRangeException(nameof(options), min, $"{nameof(Options.MinInitialLearningRate)} must be positive and finite.");
         if (!(max >= min) || !double.IsFinite(max))
             throw new ArgumentOutOfRangeException(nameof(options), max, $"{nameof(Options.MaxInitialLearningRate)} must be finite and at least {nameof(Options.MinInitialLearningRate)} ({min}).");
+        double cap = options.MaxLearningRate;
+        if (!(cap > 0) || cap > Options.Defaults.MaxLearningRate)
+            throw new ArgumentOutOfRangeException(nameof(options), cap, $"{nameof(Options.MaxLearningRate)} must be positive and at most e^{HierarchicalRnnUpdate.MaxLogLearningRate}.");
+        // The bound is on the step's scale exp(step log lr + offset): the step log lr's upper clip is log M − offset.
+        double offset;
+        using (var o = metaParameters.StepSizeOffset.detach())
+        using (var c = o.cpu())
+            offset = c.item<float>();
+        _maxLogLearningRate = Math.Min(HierarchicalRnnUpdate.MaxLogLearningRate, Math.Log(cap) - offset);
         _meta = metaParameters;
         _ownsMeta = ownsMeta;
         _meta.to(_parameters[0].device);
@@ -171,7 +193,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
             }
             if (any && UseReferenceStep)
             {
-                var result = HierarchicalRnnUpdate.Step(_meta, gradients, _state);
+                var result = HierarchicalRnnUpdate.Step(_meta, gradients, _state, _maxLogLearningRate);
                 for (int i = 0; i < _parameters.Length; i++)
                 {
                     if (result.Updates[i] is { } u)
@@ -181,7 +203,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
             }
             else if (any)
             {
-                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state, UseFusedCpuKernel);
+                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state, UseFusedCpuKernel, _maxLogLearningRate);
             }
             if (any)
                 Steps++;

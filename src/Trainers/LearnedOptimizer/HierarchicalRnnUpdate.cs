@@ -63,7 +63,12 @@ internal static class HierarchicalRnnUpdate
     /// One step. <paramref name="gradients"/>[i] is the gradient of tensor i (any shape with its element count) or null
     /// (that tensor's state carries over, as aliases). The results belong to the caller's dispose scope.
     /// </summary>
-    public static HierarchicalRnnStepResult Step(HierarchicalRnnMetaParameters meta, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state)
+    /// <remarks>
+    /// The step log learning rate is clipped to [−<see cref="MaxLogLearningRate"/>, <paramref name="maxLogLearningRate"/>]
+    /// (the reference's max_log_lr clip, symmetric at 33, by default; a lower upper bound caps the learning rate,
+    /// <see cref="HierarchicalRnnOptimizer.Options.MaxLearningRate"/>).
+    /// </remarks>
+    public static HierarchicalRnnStepResult Step(HierarchicalRnnMetaParameters meta, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, double maxLogLearningRate = MaxLogLearningRate)
     {
         var a = meta.Architecture;
         int k = a.GradientScales;
@@ -147,7 +152,7 @@ internal static class HierarchicalRnnUpdate
             // Log learning rate: step value clipped with a straight-through gradient (the forward value is the clipped
             // one, the gradient that of the unclipped one), then a momentum average for the state.
             var stepLogLr = s.LogLearningRate + hidden.matmul(meta.LearningRateChange.W) + meta.LearningRateChange.B;
-            stepLogLr = stepLogLr + (stepLogLr.clamp(-MaxLogLearningRate, MaxLogLearningRate) - stepLogLr).detach();
+            stepLogLr = stepLogLr + (stepLogLr.clamp(-MaxLogLearningRate, maxLogLearningRate) - stepLogLr).detach();
             var newLogLr = lrMomentum * s.LogLearningRate + (1 - lrMomentum) * stepLogLr;
 
             updates[i] = ((stepLogLr + meta.StepSizeOffset).exp() * direction).reshape(gradient.shape);

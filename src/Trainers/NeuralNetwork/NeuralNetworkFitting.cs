@@ -58,6 +58,9 @@ internal static class NeuralNetworkFitting
             Guard.CheckUserArg(min > 0 && double.IsFinite(min), nameof(o.LearnedOptimizerMinInitialLearningRate), $"Must be positive and finite, got {F(min)}.");
             Guard.CheckUserArg(max >= min && double.IsFinite(max), nameof(o.LearnedOptimizerMaxInitialLearningRate),
                 $"Must be finite and at least {nameof(o.LearnedOptimizerMinInitialLearningRate)} ({F(min)}), got {F(max)}.");
+            double cap = o.LearnedOptimizerMaxLearningRate;
+            Guard.CheckUserArg(cap > 0 && cap <= HierarchicalRnnOptimizer.Options.Defaults.MaxLearningRate, nameof(o.LearnedOptimizerMaxLearningRate),
+                $"Must be positive and at most e^33, got {F(cap)}.");
         }
         Guard.CheckUserArg(o.BatchSize > 0, nameof(o.BatchSize), $"Must be positive, got {o.BatchSize}.");
         Guard.CheckUserArg(o.NumberOfEpochs > 0, nameof(o.NumberOfEpochs), $"Must be positive, got {o.NumberOfEpochs}.");
@@ -205,6 +208,8 @@ internal static class NeuralNetworkFitting
             module.eval();
             var history = result.Epochs.Select(e => new NeuralNetworkEpoch(e.Epoch, e.Metrics["loss"], e.Metrics[trainMetric],
                 e.Metrics.Get(validationLoss), e.Metrics.Get(validationMetric))).ToList();
+            if (learnedWeights is not null && o.OptimizerFactory is null && DivergenceWarning(history, o.LearnedOptimizerMaxLearningRate) is { } warning)
+                ctx.Warning(warning);
             return (module, new NeuralNetworkTrainingResult(history, result.BestEpoch));
         }
         catch
@@ -217,6 +222,26 @@ internal static class NeuralNetworkFitting
             foreach (var d in owned)
                 d.Dispose();
         }
+    }
+
+    /// <summary>A learned optimizer's final epoch loss above this multiple of its best epoch loss is reported as divergence.</summary>
+    internal const double LearnedDivergenceRatio = 1.25;
+
+    /// <summary>
+    /// The learned optimizer's divergence warning, or null: when the last epoch's training loss is above
+    /// <see cref="LearnedDivergenceRatio"/> × the lowest epoch loss (a learned rule whose step sizes grew too far), so a
+    /// diverged fit is never silent.
+    /// </summary>
+    internal static string? DivergenceWarning(IReadOnlyList<NeuralNetworkEpoch> history, double maxLearningRate)
+    {
+        if (history.Count < 2)
+            return null;
+        var best = history.MinBy(e => e.TrainingLoss)!;
+        var last = history[^1];
+        if (double.IsFinite(last.TrainingLoss) && last.TrainingLoss <= LearnedDivergenceRatio * best.TrainingLoss)
+            return null;
+        return $"The learned optimizer diverged: the training loss rose from {F(best.TrainingLoss)} (epoch {best.Epoch}) to {F(last.TrainingLoss)} " +
+            $"(epoch {last.Epoch}). Lower {nameof(NeuralNetworkOptions.LearnedOptimizerMaxLearningRate)} (now {F(maxLearningRate)}), train fewer epochs, or use Adam.";
     }
 
     /// <summary>Mean loss and accuracy (classification) or RMSE in label units (regression) of <paramref name="module"/> on (x, y).</summary>

@@ -58,6 +58,7 @@ internal static class NeuralNetworkOptimizers
                 {
                     MinInitialLearningRate = options.LearnedOptimizerMinInitialLearningRate,
                     MaxInitialLearningRate = options.LearnedOptimizerMaxInitialLearningRate,
+                    MaxLearningRate = options.LearnedOptimizerMaxLearningRate,
                     Seed = seed,
                 }),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "Unknown optimizer."),

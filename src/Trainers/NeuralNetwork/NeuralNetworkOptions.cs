@@ -42,6 +42,7 @@ public abstract class NeuralNetworkOptions : ComponentOptions
         public const double MaxGradientNorm = 0.0;
         public const double LearnedOptimizerMinInitialLearningRate = HierarchicalRnnOptimizer.Options.Defaults.MinInitialLearningRate;
         public const double LearnedOptimizerMaxInitialLearningRate = HierarchicalRnnOptimizer.Options.Defaults.MaxInitialLearningRate;
+        public const double LearnedOptimizerMaxLearningRate = 1e-3;
 
         public static int[] HiddenLayerWidths() => [HiddenLayerWidth];
 
@@ -133,6 +134,14 @@ public abstract class NeuralNetworkOptions : ComponentOptions
     /// rate). Default 0.01.
     /// </summary>
     public double LearnedOptimizerMaxInitialLearningRate = Defaults.LearnedOptimizerMaxInitialLearningRate;
+
+    /// <summary>
+    /// <see cref="NeuralNetworkOptimizerKind.LearnedHierarchicalRnn"/> only: upper bound on the learned optimizer's step
+    /// size, the RMS of each tensor's update (<see cref="HierarchicalRnnOptimizer.Options.MaxLearningRate"/>), positive, at
+    /// most e³³. Default 0.001 (Adam's default learning rate): without a bound the shipped weights' learning rates keep
+    /// growing and the MLP diverges after about 190 steps (docs/trainers/learned-optimizer.md).
+    /// </summary>
+    public double LearnedOptimizerMaxLearningRate = Defaults.LearnedOptimizerMaxLearningRate;
 
     /// <summary>Learning rate η of the built-in optimizer, positive. Default 0.001 (suits Adam and RMSProp; SGD usually wants 0.01–0.1).</summary>
     public double LearningRate = Defaults.LearningRate;

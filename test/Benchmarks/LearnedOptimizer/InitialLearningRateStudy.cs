@@ -7,8 +7,9 @@ using TorchSharp;
 namespace Components.Benchmarks.LearnedOptimizer;
 
 /// <summary>
-/// <c>lopt-lr-range [--rows 6000] [--epochs 4] [--seeds 3] [--workers 2]</c>: the NeuralNetwork trainer's MLP 784-64-10 on
-/// Fashion-MNIST (the first rows of the training set, the full test set) with the learned optimizer (shipped weights) and
+/// <c>lopt-lr-range [--rows 6000] [--epochs 4] [--seeds 3] [--workers 2] [--weights w.hrnn] [--ranges 0,2] [--max-lr M]</c>: the NeuralNetwork trainer's MLP 784-64-10 on
+/// Fashion-MNIST (the first rows of the training set, the full test set) with the learned optimizer (shipped weights, or
+/// <c>--weights</c>) and
 /// several ranges of initial learning rates, Adam beside it, every configuration on the same seeds in the same run.
 /// Prints the training loss by epoch and the test accuracy and log-loss, mean ± standard error over seeds. Decides the
 /// trainer's default <c>LearnedOptimizer{Min,Max}InitialLearningRate</c>. Torch threads: 1 per worker.
@@ -26,6 +27,9 @@ public static class InitialLearningRateStudy
     public static int Run(string[] args)
     {
         int rows = 6000, epochs = 4, seeds = 3, workers = 2;
+        string? weights = null;
+        double maxLr = NeuralNetworkOptions.Defaults.LearnedOptimizerMaxLearningRate;
+        int[]? only = null;
         for (int i = 0; i < args.Length; i++)
         {
             int Next() => int.Parse(args[++i], CultureInfo.InvariantCulture);
@@ -35,6 +39,9 @@ public static class InitialLearningRateStudy
                 case "--epochs": epochs = Next(); break;
                 case "--seeds": seeds = Next(); break;
                 case "--workers": workers = Next(); break;
+                case "--weights": weights = args[++i]; break;
+                case "--max-lr": maxLr = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--ranges": only = [.. args[++i].Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))]; break;
                 default:
                     Console.Error.WriteLine($"Unknown option '{args[i]}'.");
                     return 2;
@@ -42,8 +49,8 @@ public static class InitialLearningRateStudy
         }
         torch.set_num_threads(1);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Console.WriteLine($"lopt-lr-range: MLP 784-64-10, {rows} training rows, {epochs} epochs, batch {NeuralNetworkOptions.Defaults.BatchSize}, seeds 1..{seeds}; load {File.ReadAllText("/proc/loadavg").Trim()}");
-        var configs = Ranges.Select(r => (r.Name, Optimizer: NeuralNetworkOptimizerKind.LearnedHierarchicalRnn, r.Min, r.Max))
+        Console.WriteLine($"lopt-lr-range: weights {weights ?? "shipped"}, max learning rate {maxLr:G3}, MLP 784-64-10, {rows} training rows, {epochs} epochs, batch {NeuralNetworkOptions.Defaults.BatchSize}, seeds 1..{seeds}; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        var configs = Ranges.Where((r, i) => only is null || only.Contains(i)).Select(r => (r.Name, Optimizer: NeuralNetworkOptimizerKind.LearnedHierarchicalRnn, r.Min, r.Max))
             .Append((Name: "Adam (lr 1e-3)", Optimizer: NeuralNetworkOptimizerKind.Adam, Min: 0.0, Max: 0.0)).ToArray();
         var jobs = (from c in Enumerable.Range(0, configs.Length) from s in Enumerable.Range(1, seeds) select (c, s)).ToArray();
         var results = new (double[] Losses, double Accuracy, double LogLoss)[jobs.Length];
@@ -64,6 +71,8 @@ public static class InitialLearningRateStudy
             {
                 options.LearnedOptimizerMinInitialLearningRate = configs[c].Min;
                 options.LearnedOptimizerMaxInitialLearningRate = configs[c].Max;
+                options.LearnedOptimizerWeightsPath = weights;
+                options.LearnedOptimizerMaxLearningRate = maxLr;
             }
             using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(options).Fit(data.Train);
             var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data.Test));

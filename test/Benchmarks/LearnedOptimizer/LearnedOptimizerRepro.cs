@@ -17,7 +17,8 @@ namespace Components.Benchmarks.LearnedOptimizer;
 /// <c>lopt-repro [--weights file.hrnn] [--seeds 3] [--problems 10] [--workers 2] [--images docs/images] [--tasks heldout,mlp,cnn,matfac] [--quick]</c>:
 /// the learned optimizer (shipped weights unless <c>--weights</c>) vs Adam, RMSProp and SGD with momentum 0.9, each with
 /// its learning rate tuned on the grid 1e-4 … 1 (5 values; the best mean final loss over the same runs, which favours
-/// the tuned ones), and the learned optimizer also with its initial learning rate η₀ tuned on the same grid, on held-out problems of the meta-training distribution, an MLP and a small CNN on a Fashion-MNIST
+/// the tuned ones), and the learned optimizer also with its initial learning rate η₀ tuned on the same grid and with the
+/// NeuralNetwork trainers' default step-size bound (MaxLearningRate 1e-3), on held-out problems of the meta-training distribution, an MLP and a small CNN on a Fashion-MNIST
 /// subset, and low-rank matrix factorisation (a family the ensemble does not contain). Prints a table of final losses
 /// and writes one PNG of loss curves per task. Torch threads: 1 per worker.
 /// </summary>
@@ -91,7 +92,7 @@ public static class LearnedOptimizerRepro
         };
 
         var table = new List<string>();
-        var names = new[] { "learned (HRNN)", "learned, η₀ tuned" }.Concat(Baselines).ToArray();
+        var names = new[] { "learned (HRNN)", "learned, η₀ tuned", "learned, step ≤ 1e-3" }.Concat(Baselines).ToArray();
         foreach (var task in tasks.Where(t => only is null || only.Contains(t.Key)))
         {
             var taskClock = System.Diagnostics.Stopwatch.StartNew();
@@ -102,6 +103,9 @@ public static class LearnedOptimizerRepro
             };
             foreach (double lr in LearningRates)
                 configs.Add((names[1], lr, p => new HierarchicalRnnOptimizer(p, meta, new HierarchicalRnnOptimizer.Options { Seed = 0, MinInitialLearningRate = lr, MaxInitialLearningRate = lr })));
+            // As the NeuralNetwork trainers run it: the default initial range and the trainer's default step-size bound.
+            configs.Add((names[2], double.NaN, p => new HierarchicalRnnOptimizer(p, meta, new HierarchicalRnnOptimizer.Options
+            { Seed = 0, MaxLearningRate = NeuralNetworkOptions.Defaults.LearnedOptimizerMaxLearningRate })));
             foreach (var baseline in Baselines)
             {
                 foreach (double lr in LearningRates)

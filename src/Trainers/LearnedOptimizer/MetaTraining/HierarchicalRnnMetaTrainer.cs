@@ -23,6 +23,7 @@ internal sealed class MetaTrainerOptions
         public const double PartialUnrollScale = 5;
         public const int MaxPartialUnrolls = 20;
         public const int CheckpointEvery = 10;
+        public const double MaxLossRatio = 0;
     }
 
     /// <summary>Seed of the unroll draws (problem seeds and lengths): step s draws from stream <c>"learned-optimizer.meta-train.s"</c>.</summary>
@@ -58,6 +59,19 @@ internal sealed class MetaTrainerOptions
     public double PartialUnrollScale { get; init; } = Defaults.PartialUnrollScale;
 
     public int MaxPartialUnrolls { get; init; } = Defaults.MaxPartialUnrolls;
+
+    /// <summary>
+    /// When &gt; 0, a partial unroll stops at the first inner loss above <c>f_0 + (MaxLossRatio − 1)·|f_0|</c> (or non-finite),
+    /// its meta-gradient covers the steps up to there, and the trajectory ends (the reference's obj_train_max_multiplier;
+    /// <see cref="MetaObjective.ComputePartial"/>). 0: off (a non-finite meta-loss still ends the trajectory, without a gradient).
+    /// </summary>
+    public double MaxLossRatio { get; init; } = Defaults.MaxLossRatio;
+
+    /// <summary>
+    /// Meta-train the learned initial GRU states (the reference's learnable_rnn_init); false keeps them at their
+    /// initialisation (the shipped weights' setting: they were meta-trained before this option existed).
+    /// </summary>
+    public bool LearnInitialStates { get; init; } = true;
 
     /// <summary>Backpropagate through the inner gradients (the reference's use_second_derivatives).</summary>
     public bool SecondDerivatives { get; init; } = true;
@@ -98,6 +112,8 @@ internal sealed class MetaTrainerOptions
             throw new ArgumentOutOfRangeException(nameof(PartialUnrollScale), PartialUnrollScale, "The partial-unroll count scale must be ≥ 0 and finite.");
         if (MaxPartialUnrolls < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxPartialUnrolls), MaxPartialUnrolls, "A trajectory needs at least one partial unroll.");
+        if (!(MaxLossRatio >= 0) || double.IsInfinity(MaxLossRatio))
+            throw new ArgumentOutOfRangeException(nameof(MaxLossRatio), MaxLossRatio, "The loss-ratio limit must be ≥ 0 (0: off) and finite.");
         if (ProblemCount < 1)
             throw new ArgumentOutOfRangeException(nameof(ProblemCount), ProblemCount, "ProblemCount must be ≥ 1.");
         if (CheckpointEvery < 1)
@@ -229,7 +245,7 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
                 var run = _slots[i]!;
                 try
                 {
-                    (results[i], nexts[i]) = MetaObjective.ComputePartial(copy, run.Problem, run.Carry, run.Spec.UnrollLength, _options.SecondDerivatives, cancellation);
+                    (results[i], nexts[i]) = MetaObjective.ComputePartial(copy, run.Problem, run.Carry, run.Spec.UnrollLength, _options.SecondDerivatives, cancellation, _options.MaxLossRatio, _options.LearnInitialStates);
                 }
                 catch (ArithmeticException ex)
                 {
@@ -247,6 +263,7 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
             throw;
         }
 
+        var exploded = results.Select(r => r is { Exploded: true }).ToArray();
         var ok = results.Where(r => r is not null).Select(r => r!).ToArray();
         double mean = ok.Length == 0 ? double.NaN : ok.Average(r => r.MetaLoss);
         string described = string.Join(",", _slots.Select(r => $"{r!.Spec.ProblemSeed}:{r.Carry.UnrollsDone + 1}/{r.Spec.PartialUnrolls}x{r.Spec.UnrollLength}"));
@@ -268,12 +285,14 @@ internal sealed class HierarchicalRnnMetaTrainer : IDisposable
                 run.Carry.Dispose();
                 run.Carry = next;
             }
-            if (errors[i] is not null || run.Carry.UnrollsDone >= run.Spec.PartialUnrolls)
+            if (errors[i] is not null || exploded[i] || run.Carry.UnrollsDone >= run.Spec.PartialUnrolls)
                 End(i);
         }
         StepsTaken++;
         _history.Add(mean);
         string skipped = errors.Any(e => e is not null) ? $"; skipped (trajectory ended): {string.Join("; ", errors.Where(e => e is not null))}" : "";
+        if (exploded.Any(e => e))
+            skipped += $"; loss limit reached (trajectory ended) in slot(s) {string.Join(",", exploded.Select((e, i) => (e, i)).Where(x => x.e).Select(x => $"{x.i} after {results[x.i]!.StepsTaken} steps"))}";
         _options.Log?.Invoke($"Meta-step {StepsTaken}: meta-loss {mean:F4} over {ok.Length}/{_slots.Length} partial unrolls (problem:partial/count x length {described}){skipped}");
         return mean;
     }

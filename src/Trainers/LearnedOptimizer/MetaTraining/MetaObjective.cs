@@ -17,6 +17,16 @@ internal sealed class MetaGradient : IDisposable
     public required double InitialLoss { get; init; }
     public required double FinalLoss { get; init; }
 
+    /// <summary>
+    /// The unroll stopped early because the inner loss became non-finite or exceeded the trajectory's limit
+    /// (<c>maxLossRatio</c> of <see cref="MetaObjective.ComputePartial"/>): the meta-loss covers the steps up to there and
+    /// the trajectory must end.
+    /// </summary>
+    public bool Exploded { get; init; }
+
+    /// <summary>Inner steps the meta-loss covers (the partial unroll's length unless <see cref="Exploded"/>).</summary>
+    public int StepsTaken { get; init; }
+
     public void Dispose()
     {
         foreach (var g in Gradients)
@@ -98,8 +108,16 @@ internal static class MetaObjective
     /// <paramref name="carry"/> is left as it was). From the second partial unroll on, the problem's noise is reseeded from
     /// (problem seed, partial-unroll index), so the result is a pure function of (meta-parameters, problem, carry, length).
     /// </summary>
+    /// <remarks>
+    /// <c>maxLossRatio</c> &gt; 0 (the reference's <c>obj_train_max_multiplier</c>): the unroll stops at the first step whose
+    /// loss exceeds <c>f_0 + (maxLossRatio − 1)·|f_0|</c> (that loss included) or is non-finite (that loss left out), and the
+    /// result is marked <see cref="MetaGradient.Exploded"/>: a diverging trajectory then contributes the meta-gradient of
+    /// its rise instead of being dropped. <c>learnInitialStates</c> (default): on the first partial unroll the learned
+    /// initial GRU states enter the graph, so meta-training moves them (the reference's learnable_rnn_init); false treats
+    /// them as constants (as before this option existed; the shipped weights were trained so).
+    /// </remarks>
     public static (MetaGradient Gradient, UnrollCarry Next) ComputePartial(HierarchicalRnnMetaParameters meta, MetaTrainingProblem problem, UnrollCarry carry, int length,
-        bool secondDerivatives = true, CancellationToken cancellation = default)
+        bool secondDerivatives = true, CancellationToken cancellation = default, double maxLossRatio = 0, bool learnInitialStates = true)
     {
         ArgumentNullException.ThrowIfNull(meta);
         ArgumentNullException.ThrowIfNull(problem);
@@ -112,10 +130,12 @@ internal static class MetaObjective
             problem.ReseedNoise((long)(RandomStreams.DeriveSeed(carry.ProblemSeed, $"learned-optimizer.unroll-noise.{carry.UnrollsDone}") & long.MaxValue));
         using var scope = NewDisposeScope();
         Tensor[] theta = [.. carry.Parameters.Select(t => t.detach().clone().requires_grad_(true))];
-        var state = carry.State;
+        var state = carry.UnrollsDone == 0 && learnInitialStates ? WithLearnedInitialStates(meta, carry.State) : carry.State;
         using var f0 = tensor(carry.InitialLoss, dtype);
+        double limit = maxLossRatio > 0 ? carry.InitialLoss + (maxLossRatio - 1) * Math.Abs(carry.InitialLoss) : double.PositiveInfinity;
         var f = problem.Loss(theta);
         var losses = new List<Tensor>(length);
+        bool exploded = false;
         for (int t = 0; t < length; t++)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -125,14 +145,33 @@ internal static class MetaObjective
             state = step.Next;
             theta = [.. theta.Select((p, i) => p - step.Updates[i]!)];
             f = problem.Loss(theta);
+            if (maxLossRatio > 0)
+            {
+                double fv = f.ToDouble();
+                if (!double.IsFinite(fv) || fv > limit)
+                {
+                    exploded = true;
+                    if (double.IsFinite(fv))
+                        losses.Add(f);
+                    break;
+                }
+            }
             losses.Add(f);
         }
+        if (losses.Count == 0)
+            throw new ArithmeticException($"The first inner loss of problem '{problem.Name}' (seed {carry.ProblemSeed}, partial unroll {carry.UnrollsDone}) is not finite.");
         var metaLoss = LogRatio(losses, f0);
         double value = metaLoss.ToDouble();
         if (!double.IsFinite(value))
             throw new ArithmeticException($"The meta-loss of problem '{problem.Name}' (seed {carry.ProblemSeed}, partial unroll {carry.UnrollsDone}, {length} steps) is {value}.");
         var metaGrads = torch.autograd.grad([metaLoss], metaParameters, allow_unused: true);
         var result = metaGrads.Select((g, i) => (g is null || g.IsInvalid ? zeros_like(metaParameters[i]) : g).detach().clone().MoveToOuterDisposeScope()).ToArray();
+        if (result.Any(g => !g.isfinite().all().ToBoolean()))
+        {
+            foreach (var g in result)
+                g.Dispose();
+            throw new ArithmeticException($"The meta-gradient of problem '{problem.Name}' (seed {carry.ProblemSeed}, partial unroll {carry.UnrollsDone}, {losses.Count} steps) is not finite.");
+        }
         var next = new UnrollCarry
         {
             ProblemSeed = carry.ProblemSeed,
@@ -141,7 +180,29 @@ internal static class MetaObjective
             InitialLoss = carry.InitialLoss,
             UnrollsDone = carry.UnrollsDone + 1,
         };
-        return (new MetaGradient { MetaLoss = value, Gradients = result, InitialLoss = carry.InitialLoss, FinalLoss = f.ToDouble() }, next);
+        return (new MetaGradient { MetaLoss = value, Gradients = result, InitialLoss = carry.InitialLoss, FinalLoss = losses[^1].ToDouble(), Exploded = exploded, StepsTaken = losses.Count }, next);
+    }
+
+    /// <summary>
+    /// <paramref name="state"/> (a fresh one: its GRU states equal the learned initial states) with the three GRU states
+    /// replaced by differentiable views of <paramref name="meta"/>'s initial-state vectors (same values), so the first
+    /// partial unroll's meta-gradient reaches them. Everything else aliases <paramref name="state"/>.
+    /// </summary>
+    private static HierarchicalRnnState WithLearnedInitialStates(HierarchicalRnnMetaParameters meta, HierarchicalRnnState state)
+    {
+        var p = meta.ParameterInit.unsqueeze(0);
+        var t = meta.TensorInit.unsqueeze(0);
+        return new HierarchicalRnnState
+        {
+            Tensors = [.. state.Tensors.Select(s => new HierarchicalRnnTensorState
+            {
+                ParameterHidden = p.expand(s.ParameterHidden.shape[0], s.ParameterHidden.shape[1]).to(s.ParameterHidden.device),
+                InputDecay = s.InputDecay, ScaleDecay = s.ScaleDecay, LogLearningRate = s.LogLearningRate,
+                GradientAccumulators = s.GradientAccumulators, MeanSquares = s.MeanSquares,
+                TensorHidden = t.to(s.TensorHidden.device), Steps = s.Steps,
+            })],
+            GlobalHidden = meta.GlobalInit.unsqueeze(0).to(state.GlobalHidden.device),
+        };
     }
 
     /// <summary>

@@ -17,7 +17,8 @@ public sealed class HierarchicalRnnInPlaceStepTests
     /// <summary>Parameters after each step and the final state, for one path, on a problem whose gradients are fixed draws.</summary>
     private enum Path { Reference, Libtorch, Fused }
 
-    private static (List<double[]> Trajectory, Dictionary<string, double[]> State) Run(HierarchicalRnnMetaParameters meta, Path path)
+    private static (List<double[]> Trajectory, Dictionary<string, double[]> State) Run(HierarchicalRnnMetaParameters meta, Path path,
+        double maxLearningRate = HierarchicalRnnOptimizer.Options.Defaults.MaxLearningRate)
     {
         var gen = new Generator(31);
         Parameter[] ps =
@@ -28,7 +29,7 @@ public sealed class HierarchicalRnnInPlaceStepTests
             new(randn([1], generator: gen), requires_grad: true), // one element: transposed views of its state are contiguous
             new(randn([37], generator: gen), requires_grad: true), // two full blocks of 16 lanes and a partial one
         ];
-        using var optimizer = new HierarchicalRnnOptimizer(ps, meta, new HierarchicalRnnOptimizer.Options { Seed = 6 })
+        using var optimizer = new HierarchicalRnnOptimizer(ps, meta, new HierarchicalRnnOptimizer.Options { Seed = 6, MaxLearningRate = maxLearningRate })
         { UseReferenceStep = path == Path.Reference, UseFusedCpuKernel = path == Path.Fused };
         var trajectory = new List<double[]>();
         for (int t = 0; t < 6; t++)
@@ -92,6 +93,40 @@ public sealed class HierarchicalRnnInPlaceStepTests
             Assert.True(pure.State["tensor.4.log_learning_rate"].Average() < -12);
         else
             Assert.True(pure.Trajectory[^1].Zip(pure.Trajectory[0]).Max(p => Math.Abs(p.First - p.Second)) > 1e-3);
+    }
+
+    /// <summary>
+    /// <c>MaxLearningRate</c> M bounds the step on every path: with a log-lr change of +5 a step (learning rates that keep
+    /// growing), the three paths agree, no step moves a tensor by an RMS above M, and the last moves it by exactly M (the
+    /// direction has unit RMS; the bound includes the learned step-size offset).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheStepSizeCapClipsTheStepOnEveryPath(bool fused)
+    {
+        const double cap = 1e-3;
+        using var meta = HierarchicalRnnMetaParameters.CreateInitial(4);
+        using (no_grad())
+        {
+            meta.LearningRateChange.B.fill_(5);
+            meta.StepSizeOffset.fill_(0.7); // the bound includes the learned offset
+        }
+        var fast = Run(meta, fused ? Path.Fused : Path.Libtorch, cap);
+        var pure = Run(meta, Path.Reference, cap);
+        for (int t = 0; t < pure.Trajectory.Count; t++)
+        {
+            for (int e = 0; e < pure.Trajectory[t].Length; e++)
+                Assert.True(Math.Abs(pure.Trajectory[t][e] - fast.Trajectory[t][e]) <= 1e-5 * (1 + Math.Abs(pure.Trajectory[t][e])),
+                    $"step {t + 1}, value {e}: pure {pure.Trajectory[t][e]}, in place {fast.Trajectory[t][e]}");
+        }
+        // Tensor 0 (7×5 values, the first 35 of the trajectory): no step moves it by an RMS above M, and the last (with
+        // learning rates grown far past the bound) by exactly M.
+        double Rms(int t) => Math.Sqrt(Enumerable.Range(0, 35).Average(e => Math.Pow(pure.Trajectory[t][e] - pure.Trajectory[t - 1][e], 2)));
+        for (int t = 1; t < pure.Trajectory.Count; t++)
+            Assert.True(Rms(t) <= cap * (1 + 1e-4), $"step {t + 1}: RMS {Rms(t)} above {cap}");
+        double rms = Rms(pure.Trajectory.Count - 1);
+        Assert.Equal(1, rms / cap, 1e-3);
     }
 
     /// <summary>The fused kernel's vectorised functions against System.Math over a wide range (float32 accuracy).</summary>

@@ -45,6 +45,8 @@ public sealed class HierarchicalRnnOptimizerBadInputTests : IDisposable
         var w = new Parameter(ones(3), requires_grad: true);
         Assert.Throws<ArgumentOutOfRangeException>(() => new HierarchicalRnnOptimizer([w], meta, new() { MinInitialLearningRate = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new HierarchicalRnnOptimizer([w], meta, new() { MinInitialLearningRate = 1e-2, MaxInitialLearningRate = 1e-3 }));
+        foreach (var cap in new[] { 0, -1, double.NaN, double.PositiveInfinity, 1e15 })
+            Assert.Throws<ArgumentOutOfRangeException>(() => new HierarchicalRnnOptimizer([w], meta, new() { MaxLearningRate = cap }));
     }
 
     [Fact]

@@ -36,6 +36,7 @@ public sealed class HierarchicalRnnOptimizerNeuralNetworkTests : IDisposable
         LearnedOptimizerWeightsPath = weightsPath,
         LearnedOptimizerMinInitialLearningRate = min,
         LearnedOptimizerMaxInitialLearningRate = max,
+        LearnedOptimizerMaxLearningRate = HierarchicalRnnOptimizer.Options.Defaults.MaxLearningRate, // unbounded, as the optimizer's default
     };
 
     [Fact]
@@ -106,6 +107,7 @@ public sealed class HierarchicalRnnOptimizerNeuralNetworkTests : IDisposable
             LearnedOptimizerWeightsPath = ReducedWeightsFile(),
             LearnedOptimizerMinInitialLearningRate = 0.1,
             LearnedOptimizerMaxInitialLearningRate = 0.1,
+            LearnedOptimizerMaxLearningRate = 0.1, // the default bound (1e-3, Adam's default scale) needs far more than 150 steps here
         };
         using var model = ml.Regression.Trainers.NeuralNetwork(o).Fit(data);
         // The target's standard deviation is about 2.1; a linear model fits it exactly.
@@ -168,6 +170,9 @@ public sealed class HierarchicalRnnOptimizerNeuralNetworkTests : IDisposable
         Refused(nameof(NeuralNetworkOptions.LearnedOptimizerMaxInitialLearningRate), o => o.LearnedOptimizerMaxInitialLearningRate = 1e-3);
         Refused(nameof(NeuralNetworkOptions.LearnedOptimizerMaxInitialLearningRate), o => o.LearnedOptimizerMaxInitialLearningRate = double.PositiveInfinity);
         Refused(nameof(NeuralNetworkOptions.LearnedOptimizerWeightsPath), o => o.LearnedOptimizerWeightsPath = " ");
+        Refused(nameof(NeuralNetworkOptions.LearnedOptimizerMaxLearningRate), o => o.LearnedOptimizerMaxLearningRate = 0);
+        Refused(nameof(NeuralNetworkOptions.LearnedOptimizerMaxLearningRate), o => o.LearnedOptimizerMaxLearningRate = double.NaN);
+        Refused(nameof(NeuralNetworkOptions.LearnedOptimizerMaxLearningRate), o => o.LearnedOptimizerMaxLearningRate = 1e15);
         Refused(nameof(NeuralNetworkOptions.WeightDecay), o => o.WeightDecay = 1e-4);
         // The learned optimizer's options are checked only when it is chosen.
         var adam = Learned(null);
@@ -175,6 +180,42 @@ public sealed class HierarchicalRnnOptimizerNeuralNetworkTests : IDisposable
         adam.LearnedOptimizerMinInitialLearningRate = 0;
         adam.WeightDecay = 1e-4;
         Assert.NotNull(ml.MulticlassClassification.Trainers.NeuralNetwork(adam));
+    }
+
+    /// <summary>
+    /// A rule whose learning rates keep growing (log-lr change +5 a step) diverges; the fit says so in the log (warning) instead of returning a
+    /// chance-level model silently. A capped learning rate (the option) keeps the same rule from diverging, and no warning comes.
+    /// </summary>
+    [Fact]
+    public void ADivergingLearnedOptimizerIsReportedAndTheLearningRateCapPreventsIt()
+    {
+        var ml = new MLContext(seed: 0);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) lock (warnings) warnings.Add(e.RawMessage); };
+        var data = FashionMnist.LoadEmbeddedSubset(ml, trainRows: 640, testRows: 200);
+        var path = Path.Combine(_dir, "growing.hrnn");
+        using (var meta = HierarchicalRnnMetaParameters.CreateReduced())
+        {
+            using (TorchSharp.torch.no_grad())
+                meta.LearningRateChange.B.fill_(5);
+            meta.Save(path);
+        }
+        var o = Learned(path, 1e-4, 1e-4);
+        o.NumberOfEpochs = 5;
+        using (var diverged = ml.MulticlassClassification.Trainers.NeuralNetwork(o).Fit(data.Train))
+        {
+            var h = diverged.TrainingHistory;
+            Assert.True(h[^1].TrainingLoss > 1.25 * h.Min(e => e.TrainingLoss) || !double.IsFinite(h[^1].TrainingLoss));
+        }
+        Assert.Contains(warnings, w => w.Contains("The learned optimizer diverged", StringComparison.Ordinal) && w.Contains(nameof(NeuralNetworkOptions.LearnedOptimizerMaxLearningRate), StringComparison.Ordinal));
+        warnings.Clear();
+        o.LearnedOptimizerMaxLearningRate = 1e-3;
+        using (var capped = ml.MulticlassClassification.Trainers.NeuralNetwork(o).Fit(data.Train))
+        {
+            var h = capped.TrainingHistory;
+            Assert.True(h[^1].TrainingLoss < h[0].TrainingLoss, $"capped: {h[0].TrainingLoss} → {h[^1].TrainingLoss}");
+        }
+        Assert.DoesNotContain(warnings, w => w.Contains("The learned optimizer diverged", StringComparison.Ordinal));
     }
 
     [Fact]

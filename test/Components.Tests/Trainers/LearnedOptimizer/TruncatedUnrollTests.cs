@@ -50,6 +50,93 @@ public sealed class TruncatedUnrollTests
         }
     }
 
+    /// <summary>
+    /// The loss limit (the reference's obj_train_max_multiplier): a rule whose step sizes explode stops at the first loss
+    /// above 10·f₀, marked Exploded, with a finite meta-gradient that pushes the learning rate down (positive for the
+    /// log-lr bias); a later loss within the limit changes nothing.
+    /// </summary>
+    [Fact]
+    public void AnExplodingUnrollStopsAtTheLossLimitWithAFiniteMetaGradientThatLowersTheLearningRate()
+    {
+        var ensemble = Only(MetaTrainingFamily.Quadratic);
+        using var meta = HierarchicalRnnMetaParameters.CreateInitial(3, Tiny);
+        meta.to(ScalarType.Float64);
+        using (no_grad())
+            meta.LearningRateChange.B.fill_(20); // step learning rates e²⁰ ≈ 5·10⁸× the initial ones
+        using var problem = ensemble.Draw(11, ScalarType.Float64);
+        using var start = MetaObjective.Start(meta, problem, 11);
+        var (limited, next) = MetaObjective.ComputePartial(meta, problem, start, 30, maxLossRatio: 10);
+        using (limited) using (next)
+        {
+            Assert.True(limited.Exploded);
+            Assert.InRange(limited.StepsTaken, 1, 29);
+            Assert.True(limited.FinalLoss > 10 * start.InitialLoss, $"stopped at {limited.FinalLoss} (f0 {start.InitialLoss})");
+            Assert.True(limited.MetaLoss > Math.Log(10) / limited.StepsTaken - 1e-9);
+            Assert.All(limited.Gradients, g => Assert.All(Flat(g), v => Assert.True(double.IsFinite(v))));
+            int lrBias = meta.named_parameters().Select(n => n.name).ToList().IndexOf("lr_b");
+            Assert.True(Flat(limited.Gradients[lrBias])[0] > 0, $"d meta-loss / d lr_b = {Flat(limited.Gradients[lrBias])[0]}");
+        }
+        // Within the limit the result is the unlimited one.
+        using (no_grad())
+            meta.LearningRateChange.B.fill_(0);
+        var (a, an) = MetaObjective.ComputePartial(meta, problem, start, 5);
+        var (b, bn) = MetaObjective.ComputePartial(meta, problem, start, 5, maxLossRatio: 1e6);
+        using (a) using (an) using (b) using (bn)
+        {
+            Assert.False(b.Exploded);
+            Assert.Equal(5, b.StepsTaken);
+            Assert.Equal(a.MetaLoss, b.MetaLoss);
+            for (int i = 0; i < a.Gradients.Length; i++)
+                Assert.Equal(Flat(a.Gradients[i]), Flat(b.Gradients[i]));
+        }
+    }
+
+    /// <summary>
+    /// The learned initial GRU states (param_init, tensor_init, global_init) get a meta-gradient from the first partial
+    /// unroll (the reference's learnable_rnn_init) and none from later ones (their effect is in the carried state), and it
+    /// matches central finite differences in float64.
+    /// </summary>
+    [Fact]
+    public void TheLearnedInitialStatesGetAMetaGradientOnTheFirstPartialUnrollThatMatchesFiniteDifferences()
+    {
+        var ensemble = Only(MetaTrainingFamily.SoftmaxRegression);
+        using var meta = HierarchicalRnnMetaParameters.CreateInitial(2, Tiny);
+        meta.to(ScalarType.Float64);
+        var names = meta.named_parameters().Select(n => n.name).ToList();
+        using var first = MetaObjective.Compute(meta, ensemble, new MetaUnroll(5, 4));
+        using var problem = ensemble.Draw(5, ScalarType.Float64);
+        using var start = MetaObjective.Start(meta, problem, 5);
+        var (g1, middle) = MetaObjective.ComputePartial(meta, problem, start, 2);
+        var (g2, end) = MetaObjective.ComputePartial(meta, problem, middle, 2);
+        using (g1) using (middle) using (g2) using (end)
+        {
+            foreach (var name in new[] { "param_init", "tensor_init", "global_init" })
+            {
+                int i = names.IndexOf(name);
+                Assert.Contains(Flat(first.Gradients[i]), v => v != 0);
+                Assert.All(Flat(g2.Gradients[i]), v => Assert.Equal(0, v));
+                var p = meta.parameters().ElementAt(i);
+                using var original = p.detach().clone();
+                double Perturbed(double delta)
+                {
+                    using (no_grad())
+                    {
+                        using var bump = zeros_like(original).view(-1);
+                        bump[0] = tensor(delta, ScalarType.Float64);
+                        p.copy_(original + bump.view(original.shape));
+                    }
+                    using var r = MetaObjective.Compute(meta, ensemble, new MetaUnroll(5, 4));
+                    return r.MetaLoss;
+                }
+                double numeric = (Perturbed(1e-6) - Perturbed(-1e-6)) / 2e-6;
+                using (no_grad())
+                    p.copy_(original);
+                double exact = Flat(first.Gradients[i])[0];
+                Assert.True(Math.Abs(numeric - exact) <= 1e-6 + 1e-4 * Math.Abs(exact), $"{name}[0]: analytic {exact}, finite differences {numeric}");
+            }
+        }
+    }
+
     [Fact]
     public void TheHeldOutEvaluationEqualsTheMetaObjectivesForwardValue()
     {
