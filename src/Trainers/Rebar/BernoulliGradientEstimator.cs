@@ -167,9 +167,10 @@ public sealed class BernoulliGradientEstimator : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
         var uniforms = new List<Tensor>();
+        var hardLogits = new List<Tensor>();
         var temperature = _logTemperature.exp();
         bool relaxedFirst = Kind == GradientEstimatorKind.Concrete;
-        var first = new BernoulliLayers(relaxedFirst ? BernoulliPass.Relaxed : BernoulliPass.Hard, uniforms, noise, temperature, _o.MuPropRelaxation);
+        var first = new BernoulliLayers(relaxedFirst ? BernoulliPass.Relaxed : BernoulliPass.Hard, uniforms, hardLogits, noise, temperature, _o.MuPropRelaxation);
         if (relaxedFirst)
             first.DrawsNoise = true;
         var fb = CheckLoss(objective(first), first, "hard");
@@ -205,7 +206,7 @@ public sealed class BernoulliGradientEstimator : IDisposable
             }
             case GradientEstimatorKind.MuProp:
             {
-                var mean = new BernoulliLayers(BernoulliPass.Mean, uniforms, noise, temperature, _o.MuPropRelaxation);
+                var mean = new BernoulliLayers(BernoulliPass.Mean, uniforms, hardLogits, noise, temperature, _o.MuPropRelaxation);
                 var fmu = CheckLoss(objective(mean), mean, "mean", rows, first.Count);
                 evaluations++;
                 var slopes = Grad(fmu.sum(), mean.Activations, create: false, retain: true);
@@ -230,9 +231,9 @@ public sealed class BernoulliGradientEstimator : IDisposable
             default:
             {
                 bool create = controlVariateGradients;
-                var relaxed = new BernoulliLayers(BernoulliPass.Relaxed, uniforms, noise, temperature, _o.MuPropRelaxation);
+                var relaxed = new BernoulliLayers(BernoulliPass.Relaxed, uniforms, hardLogits, noise, temperature, _o.MuPropRelaxation);
                 var fz = CheckLoss(objective(relaxed), relaxed, "relaxed", rows, first.Count);
-                var conditional = new BernoulliLayers(BernoulliPass.RelaxedConditional, uniforms, noise, temperature, _o.MuPropRelaxation);
+                var conditional = new BernoulliLayers(BernoulliPass.RelaxedConditional, uniforms, hardLogits, noise, temperature, _o.MuPropRelaxation);
                 var fzt = CheckLoss(objective(conditional), conditional, "relaxed conditional", rows, first.Count);
                 evaluations += 2;
                 var logq = LogQ(first);

@@ -34,15 +34,17 @@ public enum BernoulliPass
 public sealed class BernoulliLayers
 {
     private readonly List<Tensor> _uniforms;
+    private readonly List<Tensor> _hardLogits;
     private readonly Generator? _generator;
     private readonly Tensor? _temperature;
     private readonly bool _muPropRelaxation;
     private int _next;
 
-    internal BernoulliLayers(BernoulliPass pass, List<Tensor> uniforms, Generator? generator, Tensor? temperature, bool muPropRelaxation)
+    internal BernoulliLayers(BernoulliPass pass, List<Tensor> uniforms, List<Tensor> hardLogits, Generator? generator, Tensor? temperature, bool muPropRelaxation)
     {
         Pass = pass;
         _uniforms = uniforms;
+        _hardLogits = hardLogits;
         _generator = generator;
         _temperature = temperature;
         _muPropRelaxation = muPropRelaxation;
@@ -100,8 +102,13 @@ public sealed class BernoulliLayers
         {
             BernoulliPass.Hard => b,
             BernoulliPass.Relaxed => BernoulliRelaxation.Relax(z, logits, _temperature!, _muPropRelaxation),
-            _ => BernoulliRelaxation.Relax(BernoulliRelaxation.ConditionalTied(logits, u), logits, _temperature!, _muPropRelaxation),
+            // z̃ = θ + logit(v) with v ~ u | b under the hard pass's logits of this layer: b (and so u | b) follows the
+            // hard model, whose later layers see the hard samples; θ here is this pass's (relaxed) logits.
+            _ => BernoulliRelaxation.Relax(BernoulliRelaxation.Logistic(logits,
+                BernoulliRelaxation.ConditionalUniformTied(layer < _hardLogits.Count ? _hardLogits[layer] : logits, u)), logits, _temperature!, _muPropRelaxation),
         };
+        if (Pass == BernoulliPass.Hard)
+            _hardLogits.Add(logits);
         Logits.Add(logits);
         HardSamples.Add(b);
         Activations.Add(a);

@@ -40,7 +40,13 @@ public static class BernoulliRelaxation
     /// noise <c>r = (u − u′)/(1 − u′)</c> (b = 1) or <c>u/u′</c> (b = 0) is held fixed, so the value equals
     /// <see cref="Logistic"/>(θ, u) while its gradient in θ is that of <c>z̃ | b</c>.
     /// </summary>
-    public static Tensor ConditionalTied(Tensor logits, Tensor u)
+    public static Tensor ConditionalTied(Tensor logits, Tensor u) => Logistic(logits, ConditionalUniformTied(logits, u));
+
+    /// <summary>
+    /// The uniform v′ of <see cref="ConditionalTied"/>: equal to u in value, with the gradient of u | b under the logits θ
+    /// (in a model with several layers, the logits of the hard pass, since b's distribution is the hard model's).
+    /// </summary>
+    public static Tensor ConditionalUniformTied(Tensor logits, Tensor u)
     {
         var uc = u.clamp(Epsilon, 1 - Epsilon);
         var uPrime = (-logits).sigmoid();
@@ -48,8 +54,7 @@ public static class BernoulliRelaxation
         var r1 = ((uc - uPrime) / (1 - uPrime).clamp_min(1e-8)).clamp(0, 1).detach();
         var r0 = (uc / uPrime.clamp_min(1e-8)).clamp(0, 1).detach();
         var v = one * (uPrime + (1 - uPrime) * r1) + (1 - one) * (uPrime * r0);
-        v = v + (uc - v).detach(); // same value as u (to rounding), the conditional path's gradient
-        return Logistic(logits, v);
+        return v + (uc - v).detach(); // same value as u (to rounding), the conditional path's gradient
     }
 
     /// <summary>

@@ -120,6 +120,58 @@ public sealed class RebarEstimatorTests
         Assert.True(z < 4.5, $"{kind} (f{which}, λ {temperature}, η {eta}): worst |mean − exact| is {z:F2} standard errors over 10 coordinates.");
     }
 
+    /// <summary>Two stochastic layers: the second layer's logits W·(2b₁ − 1) depend on the first layer's sample.</summary>
+    [Theory]
+    [InlineData(GradientEstimatorKind.Rebar)]
+    [InlineData(GradientEstimatorKind.MuProp)]
+    [InlineData(GradientEstimatorKind.Relax)]
+    public void RebarEstimatorsAreUnbiasedForTwoStochasticLayers(GradientEstimatorKind kind)
+    {
+        using var scope = NewDisposeScope();
+        const int rows = 10_000;
+        double[] theta1 = [0.4, -0.9], w = [1.1, -0.6, 0.3, 0.8];
+        var target = tensor(new[] { 0.45, 0.2, 0.7, 0.1 }, ScalarType.Float64);
+        static Tensor Second(Tensor weights, Tensor b1) => (weights * (2 * b1 - 1).unsqueeze(-2)).sum(-1); // [.., 2, 2] · [.., 2]
+        Tensor F(Tensor b1, Tensor b2) => (cat([b1, b2], -1) - target).pow(2).sum(-1) + (b1.narrow(-1, 0, 1) * b2.narrow(-1, 1, 1)).squeeze(-1);
+        // Exact gradient by enumerating the 16 outcomes.
+        var t1 = tensor(theta1, ScalarType.Float64).requires_grad_();
+        var wt = tensor(w, ScalarType.Float64).reshape(2, 2).requires_grad_();
+        var expectation = zeros([], ScalarType.Float64);
+        for (int m = 0; m < 16; m++)
+        {
+            var b1 = tensor(new double[] { m & 1, (m >> 1) & 1 });
+            var b2 = tensor(new double[] { (m >> 2) & 1, (m >> 3) & 1 });
+            var logp = BernoulliRelaxation.LogLikelihood(b1, t1) + BernoulliRelaxation.LogLikelihood(b2, Second(wt, b1));
+            expectation = expectation + logp.exp() * F(b1, b2);
+        }
+        var exact = torch.autograd.grad([expectation], [t1, wt]);
+        var theta = new Parameter(tensor(theta1, ScalarType.Float64).expand(rows, 2).contiguous());
+        var weights = new Parameter(tensor(w, ScalarType.Float64).reshape(2, 2).expand(rows, 2, 2).contiguous());
+        using var estimator = new BernoulliGradientEstimator(kind, [theta, weights], new GradientEstimatorOptions { BaselineHidden = 8 },
+            latentWidth: 4, initialization: new Generator(3), dtype: ScalarType.Float64);
+        if (kind == GradientEstimatorKind.Relax)
+        {
+            using var _ = no_grad();
+            var last = estimator.ControlVariateParameters[^2];
+            last.copy_(torch.linspace(-1, 1, last.numel(), ScalarType.Float64).reshape(last.shape));
+        }
+        var estimate = estimator.Estimate(layers =>
+        {
+            var b1 = layers.Sample(theta);
+            var b2 = layers.Sample(Second(weights, b1));
+            return F(b1, b2);
+        }, new Generator(21), controlVariateGradients: false);
+        for (int i = 0; i < 2; i++)
+        {
+            var perRow = (estimate.ModelGradients[i] * rows).reshape(rows, -1);
+            var mean = perRow.mean([0]).data<double>().ToArray();
+            var se = (perRow.std([0]) / Math.Sqrt(rows)).data<double>().ToArray();
+            var target2 = exact[i].reshape(-1).data<double>().ToArray();
+            for (int j = 0; j < mean.Length; j++)
+                Assert.True(Math.Abs(mean[j] - target2[j]) < 4.5 * se[j], $"{kind}, parameter {i}[{j}]: {mean[j]:F4} vs exact {target2[j]:F4} (se {se[j]:F4})");
+        }
+    }
+
     [Fact]
     public void RebarConcreteRelaxationIsBiased()
     {
