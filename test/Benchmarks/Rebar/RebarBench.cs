@@ -71,7 +71,6 @@ public static class RebarBench
         using var est = new BernoulliGradientEstimator(kind, parameters, contextWidth: context ? 784 : 0, latentWidth: 200, initialization: new Generator(1));
         var xb = x.narrow(0, 0, batch);
         var g = new Generator(2);
-        using var tracker = new GradientVarianceTracker(0); // not used for the number: kept simple below
         Tensor? sum = null, sumSq = null;
         using var scope = NewDisposeScope();
         // Warm the moving averages of the baselines on the same batch first, as training would.
