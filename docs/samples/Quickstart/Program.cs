@@ -44,6 +44,7 @@ internal static partial class Program
         ("sensitivity", (ml, data, _) => Sensitivity(ml, data)),
         ("l2hmc", (ml, data, _) => L2hmc(ml, data)),
         ("adversarial", (ml, data, _) => Adversarial(ml, data)),
+        ("rebar", Rebar),
     ];
 
     private static int Main(string[] args)
