@@ -26,6 +26,9 @@ public static class Program
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
         ["nngp-repro"] = ("NNGP reproduction: Fashion-MNIST accuracy vs n, baselines, variance vs error", Nngp.NngpReproduction.Run),
         ["sensitivity-study"] = ("Sensitivity and generalization: ≥ 100 Fashion-MNIST MLPs, Jacobian norm vs gap (Spearman, bootstrap), AUROC (+ CSV, PNG)", Sensitivity.SensitivityStudy.Run),
+        ["sigprop-repro"] = ("Signal propagation reproduction: phase diagrams, depth scales vs simulation, cross-layer covariance theory vs simulation and its 1/N scaling (+ PNG; --quick)", SignalPropagation.SignalPropagationRepro.Run),
+        ["sigprop-trainability"] = ("Signal propagation: deep tanh MLPs on Fashion-MNIST from initialisations across the phase diagram (+ PNG; --quick --rows --epochs)", SignalPropagation.SignalPropagationTrainability.Run),
+        ["sigprop-bench"] = ("Signal propagation: random-network simulator networks/s on the CPU, conditional-Gaussian vs explicit weights", SignalPropagation.SignalPropagationBenchmark.Run),
         ["svcca"] = ("SVCCA: CPU time vs a numpy implementation of the reference, and streaming peak memory", Svcca.SvccaBenchmark.Run),
         ["svcca-repro"] = ("SVCCA reproduction: Fashion-MNIST MLPs, layer similarity across seeds and over training", Svcca.SvccaReproduction.Run),
     };

@@ -222,8 +222,8 @@ public static class MeanField
     }
 
     /// <summary>
-    /// The weight variance on the order-to-chaos line (χ₁ = 1) for a bias variance, by bisection on ln σ_w² in
-    /// [1e-3, 1e3]; exactly 2/(a² + b²) for ABReLU (2 for ReLU, 1 for a linear network).
+    /// The weight variance on the order-to-chaos line (χ₁ = 1) for a bias variance, by bisection on ln σ_w² inside
+    /// [1e-3, 1e3] (bracketed by doubling from 1); exactly 2/(a² + b²) for ABReLU (2 for ReLU, 1 for a linear network).
     /// </summary>
     /// <param name="nonlinearity">φ.</param>
     /// <param name="biasVariance">σ_b², non-negative.</param>
@@ -236,11 +236,31 @@ public static class MeanField
             var p = nonlinearity.Parameters;
             return 2.0 / (p[0] * p[0] + p[1] * p[1]);
         }
-        double lo = 1e-3, hi = 1e3;
-        if (Chi1(nonlinearity, hi, biasVariance) < 1)
-            return hi;
-        if (Chi1(nonlinearity, lo, biasVariance) > 1)
-            return lo;
+        // Bracket outwards from σ_w² = 1 (χ₁ grows with σ_w²); the bracket stays where the variances, and so the
+        // quadrature, are moderate (a degree-64 rule under-resolves φ′ of tanh at variances of hundreds).
+        double lo = 1.0, hi = 1.0;
+        if (Chi1(nonlinearity, 1.0, biasVariance) < 1)
+        {
+            do
+            {
+                lo = hi;
+                hi *= 2;
+                if (hi > 1e3)
+                    return 1e3;
+            }
+            while (Chi1(nonlinearity, hi, biasVariance) < 1);
+        }
+        else
+        {
+            do
+            {
+                hi = lo;
+                lo /= 2;
+                if (lo < 1e-3)
+                    return 1e-3;
+            }
+            while (Chi1(nonlinearity, lo, biasVariance) > 1);
+        }
         for (int i = 0; i < 50; i++)
         {
             double mid = Math.Sqrt(lo * hi);
