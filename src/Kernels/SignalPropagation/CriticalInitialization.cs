@@ -77,7 +77,7 @@ public static class CriticalInitialization
     {
         if (towardHigh ? inside(hi) : inside(lo))
             return towardHigh ? hi : lo;
-        for (int i = 0; i < 40; i++)
+        for (int i = 0; i < 16; i++)
         {
             double mid = Math.Sqrt(lo * hi);
             bool ok = inside(mid);

@@ -325,13 +325,49 @@ public static class MeanField
         double lo = -1.0, hi = 1.0 - 1e-9;
         if (F(hi) >= 0)
             return hi;
-        for (int i = 0; i < 60; i++)
+        // One batched evaluation on a grid brackets the root below 1 (the last sign change), then bisection refines it.
+        const int grid = 128;
+        var cs = Enumerable.Range(0, grid).Select(i => -1.0 + (hi + 1.0) * i / grid).ToArray();
+        var qs = Enumerable.Repeat(q, grid).ToArray();
+        var (g, _) = GaussianExpectations.Pair(nonlinearity, qs, qs, cs.Select(c => c * q).ToArray());
+        double qNext = VarianceMap(nonlinearity, weightVariance, biasVariance, q);
+        for (int i = grid - 1; i >= 0; i--)
         {
-            double mid = 0.5 * (lo + hi);
-            if (F(mid) >= 0)
-                lo = mid;
+            if ((weightVariance * g[i] + biasVariance) / qNext - cs[i] >= 0)
+            {
+                lo = cs[i];
+                if (i + 1 < grid)
+                    hi = cs[i + 1];
+                break;
+            }
+        }
+        // Illinois false position on the bracket (superlinear, keeps the bracket).
+        double flo = F(lo), fhi = F(hi);
+        int side = 0;
+        for (int i = 0; i < 60 && hi - lo > 1e-13; i++)
+        {
+            double c = fhi == flo ? 0.5 * (lo + hi) : hi - fhi * (hi - lo) / (fhi - flo);
+            if (!(c > lo && c < hi))
+                c = 0.5 * (lo + hi);
+            double fc = F(c);
+            if (fc == 0)
+                return c;
+            if (fc > 0)
+            {
+                (lo, flo) = (c, fc);
+                if (side == -1)
+                    fhi *= 0.5;
+                side = -1;
+            }
             else
-                hi = mid;
+            {
+                (hi, fhi) = (c, fc);
+                if (side == 1)
+                    flo *= 0.5;
+                side = 1;
+            }
+            if (Math.Abs(fc) < 1e-14)
+                return c;
         }
         return 0.5 * (lo + hi);
     }

@@ -10,7 +10,7 @@ namespace Components.Benchmarks.SignalPropagation;
 /// Reproduction of the signal-propagation picture (Schoenholz, Pennington &amp; Sohl-Dickstein, arXiv:1710.06570, and the
 /// mean-field papers it builds on): phase diagrams, depth scales against simulated wide networks, and the Gaussian
 /// theory of the cross-layer covariance against simulation, with its 1/N scaling. Writes PNGs to docs/images.
-/// <c>sigprop-repro [--quick] [--out docs/images]</c>.
+/// <c>sigprop-repro [--quick] [--only phase,depth,covariance,width] [--out docs/images]</c>.
 /// </summary>
 internal static class SignalPropagationRepro
 {
@@ -25,10 +25,16 @@ internal static class SignalPropagationRepro
         torch.set_num_threads(1);
         var total = Stopwatch.StartNew();
         Console.WriteLine($"sigprop-repro {(quick ? "--quick" : "(full)")}, load average {Load()}");
-        PhaseDiagrams(folder, quick);
-        DepthScales(folder, quick);
-        CrossLayerCovariance(folder, quick);
-        WidthScaling(folder, quick);
+        int onlyAt = Array.IndexOf(args, "--only");
+        var only = onlyAt >= 0 && onlyAt + 1 < args.Length ? args[onlyAt + 1].Split(',') : ["phase", "depth", "covariance", "width"];
+        if (only.Contains("phase"))
+            PhaseDiagrams(folder, quick);
+        if (only.Contains("depth"))
+            DepthScales(folder, quick);
+        if (only.Contains("covariance"))
+            CrossLayerCovariance(folder, quick);
+        if (only.Contains("width"))
+            WidthScaling(folder, quick);
         Console.WriteLine($"Total {total.Elapsed.TotalSeconds:F0} s, load average {Load()}");
         return 0;
     }
@@ -89,9 +95,13 @@ internal static class SignalPropagationRepro
                 double slope = pts.Sum(p => (p.L - mx) * (Math.Log(p.D) - my)) / pts.Sum(p => (p.L - mx) * (p.L - mx));
                 return -1 / slope;
             }
-            double cFloor = 5.0 / width, qFloor = 0.02 * fp.Variance;
-            double xcMap = Fit(mapC, fp.Correlation, cFloor), xcSim = Fit(simCorr.CorrelationMean, fp.Correlation, cFloor);
-            double xqMap = Fit(mapQ, fp.Variance, qFloor), xqSim = Fit(simVar.VarianceMean, fp.Variance, qFloor);
+            // The simulation decays to its own finite-width limit (c* and q* shifted by O(1/N)): only distances from the
+            // mean-field limit above three times that shift (and above 4 standard errors) enter the fit.
+            static double Plateau(double[] y) => y.Skip(y.Length - 8).Average();
+            double cFloor = Math.Max(5.0 / width, Math.Max(3 * Math.Abs(Plateau(simCorr.CorrelationMean) - fp.Correlation), 4 * simCorr.CorrelationStdError.Max()));
+            double qFloor = Math.Max(0.02 * fp.Variance, Math.Max(3 * Math.Abs(Plateau(simVar.VarianceMean) - fp.Variance), 4 * simVar.VarianceStdError.Max()));
+            double xcMap = Fit(mapC, fp.Correlation, 5.0 / width), xcSim = Fit(simCorr.CorrelationMean, fp.Correlation, cFloor);
+            double xqMap = Fit(mapQ, fp.Variance, 0.02 * fp.Variance), xqSim = Fit(simVar.VarianceMean, fp.Variance, qFloor);
             simC.Add((sw, xcSim));
             simQ.Add((sw, xqSim));
             Console.WriteLine(string.Create(Ci,
@@ -159,7 +169,9 @@ internal static class SignalPropagationRepro
         int depth = 16, samples = quick ? 4000 : 10000;
         var widths = new[] { 4, 8, 16, 32, 64, 128, 256, 512 };
         Console.WriteLine();
-        Console.WriteLine($"## Width scaling: relative Frobenius deviation ‖N·Cov_sim − theory‖/‖theory‖ (depth {depth}, {samples} networks, at the fixed point)");
+        Console.WriteLine($"## Width scaling: relative Frobenius deviation ‖N·Cov_sim − theory‖/‖theory‖ (depth {depth}, {samples}·max(1, 64/N) networks, at the fixed point)");
+        Console.WriteLine();
+        Console.WriteLine("Each cell: deviation (Monte-Carlo noise of the same norm; systematic part √(deviation² − noise²)).");
         Console.WriteLine();
         Console.WriteLine("| network | " + string.Join(" | ", widths.Select(w => $"N = {w}")) + " |");
         Console.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---|", widths.Length)));
@@ -174,7 +186,7 @@ internal static class SignalPropagationRepro
             for (int i = 0; i < widths.Length; i++)
             {
                 int n = widths[i];
-                var (cov, err) = Simulate(phi, n, depth, sw, sb, samples, q, 0.5, seed: 100 + n).NormCovariance();
+                var (cov, err) = Simulate(phi, n, depth, sw, sb, samples * Math.Max(1, 64 / n), q, 0.5, seed: 100 + n).NormCovariance();
                 double d = 0, e = 0;
                 for (int l = 0; l <= depth; l++)
                     for (int m = 0; m <= depth; m++)
@@ -185,14 +197,15 @@ internal static class SignalPropagationRepro
                 dev[i] = Math.Sqrt(d) / norm;
                 noise[i] = Math.Sqrt(e) / norm;
             }
-            Console.WriteLine($"| {name} | " + string.Join(" | ", dev.Select((v, i) => string.Create(Ci, $"{v:F3} (noise {noise[i]:F3})"))) + " |");
+            var bias = dev.Select((v, i) => Math.Sqrt(Math.Max(0, v * v - noise[i] * noise[i]))).ToArray();
+            Console.WriteLine($"| {name} | " + string.Join(" | ", dev.Select((v, i) => string.Create(Ci, $"{v:F3} ({noise[i]:F3}; {bias[i]:F3})"))) + " |");
             var xs = widths.Select(w => (double)w).ToArray();
-            double c = dev[3] * widths[3];
+            double c = bias[2] * widths[2];
             series.Add(($"{name} deviation", xs, xs.Select(w => c / w).ToArray(), xs, dev, new double[xs.Length]));
-            series.Add(($"{name} Monte-Carlo noise", xs, noise, [], [], []));
+            series.Add(($"{name} noise", xs, noise, [], [], []));
         }
         SignalPropagationPlots.TheoryVersusSimulation(Path.Combine(folder, "signal-propagation-width-scaling.png"),
-            "Deviation of N·Cov from the Gaussian theory vs width (lines: c/N through N = 32, and the noise floor)", "width N", "relative deviation", series, logX: true, logY: true);
+            "Deviation of N·Cov from the Gaussian theory vs width (lines: c/N through the systematic part at N = 16, and the noise)", "width N", "relative deviation", series, logX: true, logY: true);
     }
 
     internal static RandomNetworkSimulation Simulate(NngpNonlinearity phi, int width, int depth, double sw, double sb, int samples, double q0, double c0, int seed)

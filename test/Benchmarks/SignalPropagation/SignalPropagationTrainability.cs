@@ -66,7 +66,7 @@ internal static class SignalPropagationTrainability
                 }
                 results.Add((depth, sw, accuracy));
                 Console.WriteLine(string.Create(Ci,
-                    $"| {depth} | {sw:F3}{(sw == crit ? " (critical)" : "")} | {fp.Phase} | {fp.Chi1:F3} | {fp.CorrelationDepthScale:F1} | {depth / fp.CorrelationDepthScale:F1} | {accuracy:F3} | {clock.Elapsed.TotalSeconds:F0} |"));
+                    $"| {depth} | {sw:F3}{(sw == crit ? " (critical)" : "")} | {fp.Phase} | {fp.Chi1:F3} | {(fp.CorrelationDepthScale > 1e6 ? "∞" : fp.CorrelationDepthScale.ToString("F1", Ci))} | {depth / fp.CorrelationDepthScale:F1} | {accuracy:F3} | {clock.Elapsed.TotalSeconds:F0} |"));
             }
         }
         var plt = new Plot();
