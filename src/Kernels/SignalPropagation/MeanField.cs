@@ -309,12 +309,15 @@ public static class MeanField
         return new PhaseDiagram(nonlinearity, [.. weightVariances], [.. biasVariances], chi, xiC, critical);
     }
 
-    /// <summary>−1/ln χ: +∞ at χ = 1, NaN for χ ≤ 0 or χ &gt; 1 where no decay applies (growth).</summary>
+    /// <summary>
+    /// −1/ln χ; +∞ for χ ≥ 1 (on the critical line, or just beyond it where c* is not resolved below 1 and the slope
+    /// there is still ≥ 1); NaN for χ ≤ 0.
+    /// </summary>
     internal static double DepthScale(double chi)
     {
-        if (!(chi > 0) || !double.IsFinite(chi))
+        if (!(chi > 0) || double.IsNaN(chi))
             return double.NaN;
-        if (chi == 1)
+        if (chi >= 1)
             return double.PositiveInfinity;
         return -1.0 / Math.Log(chi);
     }
