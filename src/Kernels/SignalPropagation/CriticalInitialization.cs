@@ -14,7 +14,7 @@ public static class CriticalInitialization
     /// <summary>Default values.</summary>
     internal static class Defaults
     {
-        /// <summary>σ_b² for bounded nonlinearities (tanh, erf, custom): the value Schoenholz et al. train tanh networks at.</summary>
+        /// <summary>σ_b² for bounded nonlinearities (tanh, erf, custom): small, as in the deep tanh experiments of Schoenholz et al. 2017.</summary>
         public const double BoundedBiasVariance = 0.05;
 
         /// <summary>σ_b² for the ABReLU family: 0 (any σ_b² &gt; 0 makes the variance grow linearly with depth at criticality).</summary>
