@@ -30,6 +30,9 @@ public static class Program
         ["rebar-repro"] = ("REBAR reproduction: toy E[(b − 0.45)²] and a sigmoid belief network on binarized Fashion-MNIST per estimator: log-variance over training (+ PNG), ELBO/IWAE", Rebar.RebarRepro.Run),
         ["rebar-bench"] = ("REBAR: cost per gradient estimate per estimator (passes of f, ms/step at batch 24 and 256), variance, variance × cost", Rebar.RebarBench.Run),
         ["sensitivity-study"] = ("Sensitivity and generalization: ≥ 100 Fashion-MNIST MLPs, Jacobian norm vs gap (Spearman, bootstrap), AUROC (+ CSV, PNG)", Sensitivity.SensitivityStudy.Run),
+        ["sigprop-repro"] = ("Signal propagation reproduction: phase diagrams, depth scales vs simulation, cross-layer covariance theory vs simulation and its 1/N scaling (+ PNG; --quick)", SignalPropagation.SignalPropagationRepro.Run),
+        ["sigprop-trainability"] = ("Signal propagation: deep tanh MLPs on Fashion-MNIST from initialisations across the phase diagram (+ PNG; --quick --rows --epochs)", SignalPropagation.SignalPropagationTrainability.Run),
+        ["sigprop-bench"] = ("Signal propagation: random-network simulator networks/s on the CPU, conditional-Gaussian vs explicit weights", SignalPropagation.SignalPropagationBenchmark.Run),
         ["svcca"] = ("SVCCA: CPU time vs a numpy implementation of the reference, and streaming peak memory", Svcca.SvccaBenchmark.Run),
         ["svcca-repro"] = ("SVCCA reproduction: Fashion-MNIST MLPs, layer similarity across seeds and over training", Svcca.SvccaReproduction.Run),
     };

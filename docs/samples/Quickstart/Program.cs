@@ -45,6 +45,7 @@ internal static partial class Program
         ("l2hmc", (ml, data, _) => L2hmc(ml, data)),
         ("adversarial", (ml, data, _) => Adversarial(ml, data)),
         ("rebar", Rebar),
+        ("signal-propagation", (ml, data, _) => SignalPropagation(ml, data)),
     ];
 
     private static int Main(string[] args)

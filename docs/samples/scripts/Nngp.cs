@@ -9,6 +9,7 @@
 using Components.Core;
 using Components.Core.Tensors;
 using Components.Kernels.Nngp;
+using Components.Kernels.SignalPropagation;
 using Components.Trainers.Nngp;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -37,8 +38,8 @@ using (var mc = NngpMonteCarlo.Estimate(deep, x, null, width: 1024, samples: 400
     Console.WriteLine($"Erf K[0,1]: closed form {exact.Nngp[0, 1].item<double>():F4}, Monte Carlo {mc.Nngp[0, 1].item<double>():F4}");
     Console.WriteLine($"Erf Θ[0,1]: closed form {exact.Ntk![0, 1].item<double>():F4}, Monte Carlo {mc.Ntk![0, 1].item<double>():F4}");
 }
-Console.WriteLine($"ReLU variance fixed point for σ_w² = 1.9, σ_b² = 0.2: {NngpSignalPropagation.FixedPoint(NngpNonlinearity.Relu, 1.9, 0.2):F4}");
-Console.WriteLine($"Erf critical σ_w² (χ₁ = 1) at σ_b² = 0.05: {NngpSignalPropagation.CriticalWeightVariance(NngpNonlinearity.Erf(), 0.05):F4}");
+Console.WriteLine($"ReLU variance fixed point for σ_w² = 1.9, σ_b² = 0.2: {MeanField.FixedPoint(NngpNonlinearity.Relu, 1.9, 0.2):F4}");
+Console.WriteLine($"Erf critical σ_w² (χ₁ = 1) at σ_b² = 0.05: {MeanField.CriticalWeightVariance(NngpNonlinearity.Erf(), 0.05):F4}");
 
 // 2. GP classifier: three Gaussian blobs in 10 dimensions.
 var ml = new MLContext(seed: 0).RegisterComponents();

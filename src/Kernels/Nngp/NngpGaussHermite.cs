@@ -14,10 +14,12 @@ internal sealed class NngpGaussHermite
 {
     private readonly NngpNonlinearity _phi;
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, (double[] Nodes, double[] Weights)> s_rules = new();
+
     internal NngpGaussHermite(NngpNonlinearity phi, int degree)
     {
         _phi = phi;
-        (Nodes, Weights) = Rule(degree);
+        (Nodes, Weights) = s_rules.GetOrAdd(degree, Rule);
     }
 
     internal double[] Nodes { get; }

@@ -3,6 +3,7 @@ using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Components.Core.Training;
+using Components.Kernels.Nngp;
 using Components.Trainers.LearnedOptimizer;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
@@ -123,9 +124,24 @@ internal static class NeuralNetworkFitting
         return result;
     }
 
+    /// <summary>σ_w² on the order-to-chaos critical line for an activation and σ_b² (the signal-propagation component's choice).</summary>
+    public static double CriticalWeightVariance(NeuralNetworkActivation activation, double biasVariance)
+        => Components.Kernels.SignalPropagation.CriticalInitialization.CriticalWeightVariance(SignalPropagationNonlinearity(activation), biasVariance);
+
+    /// <summary>The mean-field nonlinearity of an activation (linear = ABReLU(1, 1)).</summary>
+    public static NngpNonlinearity SignalPropagationNonlinearity(NeuralNetworkActivation activation) => activation switch
+    {
+        NeuralNetworkActivation.Relu => NngpNonlinearity.Relu,
+        NeuralNetworkActivation.Tanh => NngpNonlinearity.Tanh,
+        NeuralNetworkActivation.Erf => NngpNonlinearity.Erf(),
+        NeuralNetworkActivation.Linear => NngpNonlinearity.ABRelu(1, 1),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, $"Unknown activation {activation}."),
+    };
+
     /// <summary>Builds the architecture for these options and data sizes.</summary>
     public static NeuralNetworkArchitecture Architecture(NeuralNetworkOptions o, int inputSize, int outputSize)
-        => new(o.Architecture, inputSize, outputSize, o.HiddenLayerWidths, o.Activation, o.WeightVariance, o.BiasVariance,
+        => new(o.Architecture, inputSize, outputSize, o.HiddenLayerWidths, o.Activation,
+            o.UseCriticalInitialization ? CriticalWeightVariance(o.Activation, o.BiasVariance) : o.WeightVariance, o.BiasVariance,
             o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ConvolutionChannels : null,
             o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageHeight : 0,
             o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ImageWidth : 0,

@@ -29,6 +29,7 @@ public abstract class NeuralNetworkOptions : ComponentOptions
         public const NeuralNetworkActivation Activation = NeuralNetworkActivation.Relu;
         public const double WeightVariance = 2.0;
         public const double BiasVariance = 0.0;
+        public const bool UseCriticalInitialization = false;
         public const NeuralNetworkOptimizerKind Optimizer = NeuralNetworkOptimizerKind.Adam;
         public const double LearningRate = 1e-3;
         public const double Momentum = 0.9;
@@ -94,6 +95,15 @@ public abstract class NeuralNetworkOptions : ComponentOptions
 
     /// <summary>σ_b², non-negative: every bias starts as N(0, σ_b²). Default 0 (zero biases).</summary>
     public double BiasVariance = Defaults.BiasVariance;
+
+    /// <summary>
+    /// Initialise on the order-to-chaos critical line: <see cref="WeightVariance"/> is ignored and σ_w² is the value with
+    /// χ₁ = σ_w²E[φ′(z)²] = 1 at the variance fixed point for <see cref="Activation"/> and <see cref="BiasVariance"/>
+    /// (mean-field signal propagation, <c>Components.Kernels.SignalPropagation.CriticalInitialization</c>): 2 for ReLU,
+    /// 1 for a linear network, 1 for tanh at σ_b² = 0. Deep networks (tens of layers) then keep
+    /// their forward signals and gradients; far from the line they train only to depths of a few ξ_c. Default false.
+    /// </summary>
+    public bool UseCriticalInitialization = Defaults.UseCriticalInitialization;
 
     /// <summary>
     /// Built-in optimizer, used when <see cref="OptimizerFactory"/> is null: SGD, momentum, Adam, RMSProp, or the learned

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Components.Core.Runtime;
 using Components.Kernels.Nngp;
+using Components.Kernels.SignalPropagation;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -106,7 +107,7 @@ internal static class NngpModelSelection
                 double[] weights;
                 if (o.SearchNearCriticalLine)
                 {
-                    double critical = NngpSignalPropagation.CriticalWeightVariance(o.Nonlinearity, sb);
+                    double critical = MeanField.CriticalWeightVariance(o.Nonlinearity, sb);
                     weights = o.CriticalLineMultipliers.Select(mult => critical * mult).ToArray();
                 }
                 else

@@ -1,5 +1,6 @@
 using Components.Core.Tensors;
 using Components.Kernels.Nngp;
+using Components.Kernels.SignalPropagation;
 using TorchSharp;
 using static Components.Tests.Kernels.Nngp.NngpTestData;
 using static TorchSharp.torch;
@@ -247,17 +248,17 @@ public class NngpKernelTests
     {
         // q* = σ_b² / (1 − σ_w²/2) = 4 for σ_w² = 1.9, σ_b² = 0.2 (brain-research/nngp testGetVarFixedPoint).
         double expected = 0.2 / (1 - 1.9 / 2);
-        Assert.Equal(expected, NngpSignalPropagation.FixedPoint(NngpNonlinearity.Relu, 1.9, 0.2), 1e-4);
+        Assert.Equal(expected, MeanField.FixedPoint(NngpNonlinearity.Relu, 1.9, 0.2), 1e-4);
         using var kernel = new NngpKernel(new NngpArchitecture(400, NngpNonlinearity.Relu, 1.9, 0.2, inputLayerNorm: true));
         using var x = Gaussian(3, 10, 41);
         using var diag = kernel.ComputeDiagonal(x, NngpOutputs.Nngp);
         foreach (var v in TensorData.ToDoubleArray(diag.Nngp))
             Assert.Equal(expected, v, 1e-4);
-        Assert.Equal(2.0, NngpSignalPropagation.CriticalWeightVariance(NngpNonlinearity.Relu, 0.3), 12);
-        Assert.Equal(1.0, NngpSignalPropagation.Chi1(NngpNonlinearity.Relu, 2.0, 0.0), 12);
-        double erfCritical = NngpSignalPropagation.CriticalWeightVariance(NngpNonlinearity.Erf(), 0.05);
-        Assert.Equal(1.0, NngpSignalPropagation.Chi1(NngpNonlinearity.Erf(), erfCritical, 0.05), 6);
-        Assert.True(double.IsPositiveInfinity(NngpSignalPropagation.FixedPoint(NngpNonlinearity.Relu, 2.5, 0.1)));
+        Assert.Equal(2.0, MeanField.CriticalWeightVariance(NngpNonlinearity.Relu, 0.3), 12);
+        Assert.Equal(1.0, MeanField.Chi1(NngpNonlinearity.Relu, 2.0, 0.0), 12);
+        double erfCritical = MeanField.CriticalWeightVariance(NngpNonlinearity.Erf(), 0.05);
+        Assert.Equal(1.0, MeanField.Chi1(NngpNonlinearity.Erf(), erfCritical, 0.05), 6);
+        Assert.True(double.IsPositiveInfinity(MeanField.FixedPoint(NngpNonlinearity.Relu, 2.5, 0.1)));
     }
 
     [Fact]
