@@ -42,6 +42,7 @@ internal static partial class Program
         ("svcca", (ml, data, _) => { Svcca(ml, data); return true; }),
         ("metalearnedfeaturizer", MetaLearnedFeaturizer),
         ("sensitivity", (ml, data, _) => Sensitivity(ml, data)),
+        ("gan", (ml, data, _) => Gan(ml, data)),
     ];
 
     private static int Main(string[] args)

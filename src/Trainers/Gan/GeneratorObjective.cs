@@ -134,7 +134,7 @@ public sealed class GeneratorObjective
     }
 
     /// <summary>
-    /// Checks a user-supplied f: finite on u ∈ [e^−6, e^6], f(1) = 0 (|f(1)| ≤ 1e-5 · (1 + max |f|)), differentiable,
+    /// Checks a user-supplied f: finite on u ∈ [e^−6, e^6], f(1) = 0 (|f(1)| ≤ 1e-5 · (1 + max |f| on [e^−0.7, e^0.7])), differentiable,
     /// and convex (slopes between consecutive grid points non-decreasing up to rounding).
     /// </summary>
     /// <exception cref="ArgumentException">It is not.</exception>
@@ -167,7 +167,8 @@ public sealed class GeneratorObjective
         using (var one = ones(1, ScalarType.Float64))
         {
             double f1 = f(one).to(ScalarType.Float64).item<double>();
-            double scale = 1 + values.Max(Math.Abs);
+            // Scale: the size of f on u ∈ [e^-0.7, e^0.7], around 1.
+            double scale = 1 + Enumerable.Range(0, n).Where(i => Math.Abs(Math.Log(us[i])) <= 0.7).Max(i => Math.Abs(values[i]));
             if (!(Math.Abs(f1) <= 1e-5 * scale))
                 throw new ArgumentException($"The custom f must satisfy f(1) = 0; got f(1) = {f1:G6}.", "CustomF");
         }
