@@ -55,8 +55,15 @@ public static class GanCatalog
     /// <param name="inputColumnName">Input rows (Single vectors of the data's size); null: the model's feature column.</param>
     public static GanLogDensityRatioEstimator GanLogDensityRatio(this GenerativeCatalog catalog, GanModel model,
         string outputColumnName = GanLogDensityRatioEstimator.DefaultOutputColumnName, string? inputColumnName = null)
+        => GanLogDensityRatio(catalog, model, new GanLogDensityRatioEstimator.Options { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
+
+    /// <summary>The discriminator of a trained GAN as a transform, with all options.</summary>
+    /// <param name="catalog">The generative catalog (<c>ml.Generative</c>).</param>
+    /// <param name="model">The trained GAN.</param>
+    /// <param name="options">Options.</param>
+    public static GanLogDensityRatioEstimator GanLogDensityRatio(this GenerativeCatalog catalog, GanModel model, GanLogDensityRatioEstimator.Options options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new GanLogDensityRatioEstimator(CatalogEnvironment.Get(catalog), model, outputColumnName, inputColumnName);
+        return new GanLogDensityRatioEstimator(CatalogEnvironment.Get(catalog), model, options);
     }
 }

@@ -1,6 +1,7 @@
 using Components.Core.Mapping;
 using Components.Core.Modules;
 using Components.Core.Persistence;
+using Components.Core.Runtime;
 using Components.Core.Schema;
 using Components.Core.Tensors;
 using Microsoft.ML;
@@ -22,20 +23,44 @@ public sealed class GanLogDensityRatioEstimator : IEstimator<GanLogDensityRatioT
     private readonly GanModel _model;
     private readonly string _output;
     private readonly string _input;
+    private readonly int _batchSize;
+    private readonly Device _device;
 
-    internal GanLogDensityRatioEstimator(IHostEnvironment env, GanModel model, string outputColumnName, string? inputColumnName)
+    /// <summary>
+    /// Options of <see cref="GanLogDensityRatioEstimator"/>. Deterministic: <see cref="ComponentOptions.Seed"/> and
+    /// <see cref="ComponentOptions.CancellationToken"/> are not used (Fit copies the discriminator);
+    /// <see cref="ComponentOptions.Device"/> places the copy (null keeps the model's device).
+    /// </summary>
+    public sealed class Options : ComponentOptions
+    {
+        /// <summary>Output Single column. Default <c>LogDensityRatio</c>.</summary>
+        public string OutputColumnName = DefaultOutputColumnName;
+
+        /// <summary>Input rows (Single vectors of the data's size); null uses the model's feature column. Default null.</summary>
+        public string? InputColumnName;
+
+        /// <summary>Rows per forward pass (1 or more); null uses the model's inference batch size. Default null.</summary>
+        public int? BatchSize;
+    }
+
+    internal GanLogDensityRatioEstimator(IHostEnvironment env, GanModel model, Options options)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(model);
-        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(outputColumnName), nameof(outputColumnName), "Must be a column name.");
-        _input = inputColumnName ?? model.FeatureColumnName;
-        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(_input), nameof(inputColumnName), "Must be a column name.");
+        ArgumentNullException.ThrowIfNull(options);
+        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(options.OutputColumnName), nameof(options.OutputColumnName), "Must be a column name.");
+        _input = options.InputColumnName ?? model.FeatureColumnName;
+        Guard.CheckUserArg(!string.IsNullOrWhiteSpace(_input), nameof(options.InputColumnName), "Must be a column name.");
+        Guard.CheckUserArg(options.BatchSize is null or >= 1, nameof(options.BatchSize), $"Must be at least 1, got {options.BatchSize}.");
         _env = env;
         _model = model;
-        _output = outputColumnName;
+        _output = options.OutputColumnName;
+        _batchSize = options.BatchSize ?? model.InferenceBatchSize;
+        _device = options.Device is null ? model.Device : DeviceResolver.Resolve(options.Device, null, false);
     }
 
     /// <summary>Checks the input column and adds the Single log-ratio column.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a Single vector.</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -44,14 +69,15 @@ public sealed class GanLogDensityRatioEstimator : IEstimator<GanLogDensityRatioT
     }
 
     /// <summary>Checks the input column's size and copies the discriminator.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The input column is missing, not a Single vector, or not of the data's size.</exception>
     public GanLogDensityRatioTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         ColumnRules.CheckVector(input.Schema, "feature", _input, _model.Architecture.DataSize);
         var owner = _model.DiscriminatorOwner;
         var arch = _model.Architecture;
-        var copy = new TorchModuleOwner<GanDiscriminator>(owner.CloneModule(), owner.Device, () => new GanDiscriminator(arch));
-        return new GanLogDensityRatioTransformer(_env, arch, copy, _input, _output, _model.InferenceBatchSize);
+        var copy = new TorchModuleOwner<GanDiscriminator>(owner.CloneModule(_device), _device, () => new GanDiscriminator(arch));
+        return new GanLogDensityRatioTransformer(_env, arch, copy, _input, _output, _batchSize);
     }
 }
 

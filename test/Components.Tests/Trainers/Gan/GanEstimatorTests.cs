@@ -70,6 +70,8 @@ public sealed class GanEstimatorTests
         Assert.Equal(4, model.TrainingHistory.Count); // steps 5, 10, 15, 20
         using var ratio = EstimatorHarness.Run(ml, ml.Generative.GanLogDensityRatio(model), data, invalidData: invalid, tolerance: 1e-5);
         Assert.Equal("LogDensityRatio", ratio.OutputColumnName);
+        Assert.Same(ml, Components.Core.Runtime.CatalogEnvironment.Get(ml.Generative));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Generative.GanLogDensityRatio(model, new GanLogDensityRatioEstimator.Options { BatchSize = 0 }));
     }
 
     [Fact]
