@@ -21,15 +21,15 @@ ml.Log += (_, e) =>
         Console.WriteLine($"  [log] {e.RawMessage}");
 };
 
-// Data: 10,000 points of 8 Gaussians (σ = 0.05) on a circle of radius 2.
+// Data: 10,000 points of 8 Gaussians (σ = 0.1) on a circle of radius 2.
 var centers = GanToyData.RingCenters();
-var points = GanToyData.Sample(centers, 0.05, 10000, seed: 1).Select(p => new Point { Features = p }).ToList();
+var points = GanToyData.Sample(centers, 0.1, 10000, seed: 1).Select(p => new Point { Features = p }).ToList();
 var data = ml.Data.LoadFromEnumerable(points);
 
 // Fit: the reverse-KL generator objective (loss −r(G(z))), the discriminator a logistic density-ratio estimator.
 var options = new GanEstimator.Options
 {
-    Objective = GanObjective.ReverseKl, Steps = 1000, BatchSize = 128, LatentSize = 8, HiddenUnits = [64, 64], LogInterval = 250, Seed = 1,
+    Objective = GanObjective.ReverseKl, Steps = 1500, BatchSize = 128, LatentSize = 8, HiddenUnits = [64, 64], LogInterval = 500, Seed = 1,
 };
 using var model = ml.Generative.Gan(options).Fit(data);
 
@@ -38,8 +38,8 @@ var generated = ml.Data.CreateEnumerable<Drawn>(model.Sample(2000), reuseRowObje
 using (var scope = TorchSharp.torch.NewDisposeScope())
 {
     var q = TorchSharp.torch.tensor(generated.SelectMany(g => g.Generated).ToArray(), [generated.Count, 2]);
-    var p = GanToyData.ToTensor(GanToyData.Sample(centers, 0.05, 2000, seed: 2));
-    var quality = GanMetrics.EvaluateMixture(q, GanToyData.ToTensor(centers), 0.05, p);
+    var p = GanToyData.ToTensor(GanToyData.Sample(centers, 0.1, 2000, seed: 2));
+    var quality = GanMetrics.EvaluateMixture(q, GanToyData.ToTensor(centers), 0.1, p);
     Console.WriteLine($"{model.Objective}: modes covered {quality.ModesCovered}/{quality.Modes}, within 3σ {quality.HighQualityFraction:P0}, " +
                       $"KL(p‖q) {quality.ForwardKl:F2}, KL(q‖p) {quality.ReverseKl:F2}");
 }
