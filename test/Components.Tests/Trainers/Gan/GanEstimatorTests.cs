@@ -216,4 +216,20 @@ public sealed class GanEstimatorTests
         using var model = ml.Generative.Gan(o).Fit(data);
         Assert.Equal("custom f → reverse KL", model.Objective);
     }
+
+    [CudaFact]
+    public void GanTrainsAndSamplesOnCuda()
+    {
+        var ml = new MLContext(seed: 17);
+        var data = RingRows(ml, 64, seed: 18);
+        var o = Small(5);
+        o.Device = "cuda";
+        using var model = ml.Generative.Gan(o).Fit(data);
+        Assert.Equal(DeviceType.CUDA, model.Device.type);
+        var rows = EstimatorHarness.ReadColumn(model.Transform(data), "Generated");
+        Assert.Equal(64, rows.Count);
+        Assert.All(rows.SelectMany(r => r), v => Assert.True(double.IsFinite(v)));
+        using var ratio = ml.Generative.GanLogDensityRatio(model).Fit(data);
+        Assert.All(EstimatorHarness.ReadColumn(ratio.Transform(data), "LogDensityRatio"), r => Assert.True(double.IsFinite(r[0])));
+    }
 }
