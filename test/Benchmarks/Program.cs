@@ -10,6 +10,8 @@ public static class Program
     {
         ["adversarial-bench"] = ("Adversarial: attack steps/s, batch 64 vs an ensemble of 4 CNNs, native conv2d vs unfold fallback, with and without the retina (--steps N)", Adversarial.AdversarialBenchmark.Run),
         ["adversarial-repro"] = ("Adversarial reproduction: transfer success to held-out models vs ε, ensembles of 1/2/4 CNNs with and without the retina (+ PNGs; --train --test --epochs --iterations)", Adversarial.AdversarialRepro.Run),
+        ["gan-bench"] = ("GAN: training steps/s of the MLP and DCGAN pairs at batch 64 and 256, each objective's cost relative to minimax", Gan.GanBench.Run),
+        ["gan-repro"] = ("GAN objectives reproduction: 8-Gaussian ring, 25-Gaussian grid, Fashion-MNIST DCGAN per objective (modes, quality, KDE KL, classifier score, Fréchet; + PNG)", Gan.GanRepro.Run),
         ["jacobian-norm"] = ("Jacobian Frobenius norm rows/s, 784-512-512-10 MLP, batch 256: batched vs a per-row loop", Core.JacobianNormBenchmark.Run),
         ["l2hmc-bench"] = ("L2HMC vs HMC cost per transition / gradient evaluation and per training step, 200 chains", L2hmc.L2hmcBench.Run),
         ["l2hmc-repro"] = ("L2HMC paper reproduction: ESS of L2HMC vs HMC on SCG, ICG, MoG, rough well (+ PNG plots)", L2hmc.L2hmcRepro.Run),

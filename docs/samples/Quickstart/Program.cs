@@ -46,6 +46,7 @@ internal static partial class Program
         ("adversarial", (ml, data, _) => Adversarial(ml, data)),
         ("rebar", Rebar),
         ("signal-propagation", (ml, data, _) => SignalPropagation(ml, data)),
+        ("gan", (ml, data, _) => Gan(ml, data)),
     ];
 
     private static int Main(string[] args)
