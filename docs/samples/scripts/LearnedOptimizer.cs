@@ -34,6 +34,7 @@ foreach (var optimizer in new[] { NeuralNetworkOptimizerKind.Adam, NeuralNetwork
         LearnedOptimizerWeightsPath = null,               // null: the weights shipped with the library; else a .hrnn file
         LearnedOptimizerMinInitialLearningRate = 1e-6,    // initial per-parameter learning rates, log-uniform in [min, max]
         LearnedOptimizerMaxInitialLearningRate = 1e-2,
+        LearnedOptimizerMaxLearningRate = 1e-3,           // bound on each tensor's update RMS per step (the trainers' default)
     };
     using var model = ml.MulticlassClassification.Trainers.NeuralNetwork(options).Fit(data.Train);
     var metrics = ml.MulticlassClassification.Evaluate(model.Transform(data.Test));
