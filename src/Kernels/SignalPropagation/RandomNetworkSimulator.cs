@@ -93,6 +93,8 @@ public sealed partial class RandomNetworkSimulator
         Record(za, zb, qa, qb, cs);
         for (int l = 0; l < o.Depth; l++)
         {
+            // Per layer: the explicit method's [b, n, n] weights and the intermediates die with the layer, not the batch.
+            using var layerScope = torch.NewDisposeScope();
             var ha = o.Nonlinearity.Apply(za);
             var hb = o.Nonlinearity.Apply(zb);
             if (o.Method == RandomNetworkSimulationMethod.ExplicitWeights)
@@ -117,6 +119,10 @@ public sealed partial class RandomNetworkSimulator
                 zb = e[.., 0] * l21 + e[.., 1] * l22;
             }
             Record(za, zb, qa, qb, cs);
+            za = za.MoveToOuterDisposeScope();
+            zb = zb.MoveToOuterDisposeScope();
+            foreach (var recorded in new[] { qa, qb, cs })
+                recorded[^1] = recorded[^1].MoveToOuterDisposeScope();
         }
         return (torch.stack(qa, 1).to(ScalarType.Float64).cpu(), torch.stack(qb, 1).to(ScalarType.Float64).cpu(), torch.stack(cs, 1).to(ScalarType.Float64).cpu());
     }
