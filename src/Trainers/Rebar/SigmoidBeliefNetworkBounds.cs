@@ -47,13 +47,15 @@ public static class SigmoidBeliefNetworkBounds
             for (int done = 0; done < samples; done += sampleChunk)
             {
                 cancellation.ThrowIfCancellationRequested();
+                // Per chunk: its tiled rows, uniforms and weights are freed before the next chunk (that is what chunking is for).
+                using var chunk = NewDisposeScope();
                 int c = Math.Min(sampleChunk, samples - done);
                 var tiled = xb.repeat(c, 1);
                 var u = Enumerable.Range(0, network.Layers).Select(_ => rand([c * n, network.LatentWidth], x.dtype, x.device, generator: generator)).ToArray();
                 var logw = network.LogWeight(tiled, u).to(ScalarType.Float64).reshape(c, n);
                 sumLogW += logw.sum().ToDouble();
                 var chunkLse = logw.logsumexp(0);
-                lse = lse is null ? chunkLse : logaddexp(lse, chunkLse);
+                lse = (lse is null ? chunkLse : logaddexp(lse, chunkLse)).MoveToOuterDisposeScope();
             }
             elboSum += sumLogW / samples;
             iwaeSum += (lse! - Math.Log(samples)).sum().ToDouble();
