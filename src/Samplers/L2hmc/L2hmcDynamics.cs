@@ -32,19 +32,26 @@ internal sealed class L2hmcDynamics : Module
     private readonly Tensor masks;
     private readonly float[] _times;
 
+    /// <summary>Creates the dynamics with two-layer networks of width <paramref name="hiddenUnits"/> (the SCG notebook's).</summary>
+    public L2hmcDynamics(int dimension, int leapfrogSteps, int hiddenUnits, double stepSize, bool trainStepSize, Generator generator)
+        : this(dimension, leapfrogSteps, [hiddenUnits, hiddenUnits], stepSize, trainStepSize, generator)
+    {
+    }
+
     /// <summary>Creates the dynamics.</summary>
     /// <param name="dimension">State dimension d.</param>
     /// <param name="leapfrogSteps">Leapfrog steps T per proposal.</param>
-    /// <param name="hiddenUnits">Hidden width of both networks.</param>
+    /// <param name="hiddenWidths">Layer widths of both networks (<see cref="L2hmcNetwork"/>: embedding width, then
+    /// each hidden layer's).</param>
     /// <param name="stepSize">Initial ε (reference: 0.1).</param>
     /// <param name="trainStepSize">Whether α = log ε is trained.</param>
     /// <param name="generator">CPU generator for masks and weights.</param>
-    public L2hmcDynamics(int dimension, int leapfrogSteps, int hiddenUnits, double stepSize, bool trainStepSize, Generator generator)
+    public L2hmcDynamics(int dimension, int leapfrogSteps, IReadOnlyList<int> hiddenWidths, double stepSize, bool trainStepSize, Generator generator)
         : base("L2hmcDynamics")
     {
         Dimension = dimension;
         LeapfrogSteps = leapfrogSteps;
-        HiddenUnits = hiddenUnits;
+        HiddenWidths = hiddenWidths.ToArray();
         // Masks first (the reference draws them at construction), then the networks.
         var m = new float[leapfrogSteps * dimension];
         for (int k = 0; k < leapfrogSteps; k++)
@@ -55,8 +62,8 @@ internal sealed class L2hmcDynamics : Module
                 m[k * dimension + idx[i]] = 1;
         }
         masks = torch.tensor(m, [leapfrogSteps, dimension]);
-        vnet = new L2hmcNetwork("VNet", dimension, hiddenUnits, 1.0, generator);
-        xnet = new L2hmcNetwork("XNet", dimension, hiddenUnits, 2.0, generator);
+        vnet = new L2hmcNetwork("VNet", dimension, HiddenWidths, 1.0, generator);
+        xnet = new L2hmcNetwork("XNet", dimension, HiddenWidths, 2.0, generator);
         alpha = new Parameter(torch.tensor((float)Math.Log(stepSize)), requires_grad: trainStepSize);
         _times = new float[leapfrogSteps * 2];
         for (int k = 0; k < leapfrogSteps; k++)
@@ -86,8 +93,8 @@ internal sealed class L2hmcDynamics : Module
     /// <summary>Leapfrog steps T.</summary>
     public int LeapfrogSteps { get; }
 
-    /// <summary>Hidden width of the networks.</summary>
-    public int HiddenUnits { get; }
+    /// <summary>Layer widths of the networks (embedding, then each hidden layer).</summary>
+    public IReadOnlyList<int> HiddenWidths { get; }
 
     /// <summary>The log step size α (a trainable scalar).</summary>
     public Parameter Alpha => alpha;

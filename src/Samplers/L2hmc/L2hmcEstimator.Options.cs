@@ -30,8 +30,16 @@ public sealed partial class L2hmcEstimator
     /// </summary>
     public sealed class Options : SamplerOptions
     {
-        /// <summary>Width of the two hidden layers of each network (one or more). Default 10.</summary>
+        /// <summary>Width of the two hidden layers of each network (one or more), unless <see cref="HiddenLayerWidths"/> is set. Default 10.</summary>
         public int HiddenUnits = Defaults.HiddenUnits;
+
+        /// <summary>
+        /// Layer widths of each network, overriding <see cref="HiddenUnits"/>: the width of the embedding layer (the
+        /// summed linear maps of the two inputs and the time), then that of each further hidden layer; 2 to 64 entries,
+        /// each in [1, 65536]. The reference toy-task script eval_toy.py uses <c>[50, 100, 50]</c>. Default null:
+        /// <c>[HiddenUnits, HiddenUnits]</c> (the SCG notebook's networks).
+        /// </summary>
+        public int[]? HiddenLayerWidths;
 
         /// <summary>Whether ε = exp(α) is trained with the networks. Default true.</summary>
         public bool TrainStepSize = Defaults.TrainStepSize;

@@ -25,6 +25,10 @@ public sealed partial class L2hmcEstimator : IEstimator<L2hmcModel>
         ArgumentNullException.ThrowIfNull(options);
         SamplerEstimatorHelpers.CheckCommonOptions(options);
         Guard.CheckUserArg(options.HiddenUnits >= 1, nameof(options.HiddenUnits), "Must be at least 1.");
+        if (options.HiddenLayerWidths is { } widths)
+            Guard.CheckUserArg(widths.Length >= 2 && widths.Length <= L2hmcSampler.MaxLayers && widths.All(h => h >= 1 && h <= L2hmcSampler.MaxWidth),
+                nameof(options.HiddenLayerWidths),
+                $"Must have 2 to {L2hmcSampler.MaxLayers} entries (the embedding width, then each hidden layer's), each in [1, {L2hmcSampler.MaxWidth}]; got [{string.Join(", ", widths)}].");
         Guard.CheckUserArg(options.TrainingSteps >= 0, nameof(options.TrainingSteps), "Must be non-negative.");
         Guard.CheckUserArg(options.LearningRate > 0 && double.IsFinite(options.LearningRate), nameof(options.LearningRate), "Must be positive and finite.");
         Guard.CheckUserArg(options.LearningRateDecay > 0 && options.LearningRateDecay <= 1, nameof(options.LearningRateDecay), "Must be in (0, 1].");
@@ -53,11 +57,12 @@ public sealed partial class L2hmcEstimator : IEstimator<L2hmcModel>
         using var ctx = ComponentContext.Create(_env, nameof(L2hmcEstimator), o.Seed, o.Device, o.CancellationToken);
         using var scope = torch.NewDisposeScope();
         var x0 = SamplerEstimatorHelpers.LoadChains(input, o.InitialStateColumnName, energy, o.Chains, ctx.Device, o.CancellationToken);
-        var sampler = new L2hmcSampler(energy, ctx.CreateGenerator("initialization", torch.CPU), o.LeapfrogSteps, o.HiddenUnits, o.StepSize, o.TrainStepSize).To(ctx.Device);
+        var sampler = new L2hmcSampler(energy, ctx.CreateGenerator("initialization", torch.CPU), o.LeapfrogSteps, o.HiddenUnits, o.StepSize, o.TrainStepSize,
+            o.HiddenLayerWidths?.ToArray()).To(ctx.Device);
         try
         {
             ctx.Info($"L2HMC on '{energy.Name}' (d = {energy.Dimension}): {o.Chains} chains, T = {o.LeapfrogSteps}, ε₀ = {o.StepSize}, " +
-                     $"{o.HiddenUnits} hidden units, {o.TrainingSteps} Adam steps (lr {o.LearningRate} × {o.LearningRateDecay}^⌊step/{o.LearningRateDecaySteps}⌋), " +
+                     $"layer widths [{string.Join(", ", sampler.HiddenWidths)}], {o.TrainingSteps} Adam steps (lr {o.LearningRate} × {o.LearningRateDecay}^⌊step/{o.LearningRateDecaySteps}⌋), " +
                      $"λ = {o.Scale}, burn-in weight {o.BurnInWeight}, device {ctx.Device}.");
             var clock = Stopwatch.StartNew();
             var (final, history) = sampler.Train(x0, o.TrainingSteps, ctx.CreateGenerator("training-noise"), o.LearningRate, o.LearningRateDecay, o.LearningRateDecaySteps,

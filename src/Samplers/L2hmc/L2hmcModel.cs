@@ -19,7 +19,7 @@ namespace Components.Samplers.L2hmc;
 public sealed class L2hmcModel : SamplerModelBase
 {
     internal const string LoaderSignature = "L2hmcSamplerModel";
-    private static readonly ModelVersion s_version = new("L2HMCSMP", 1, 1, LoaderSignature);
+    private static readonly ModelVersion s_version = new("L2HMCSMP", 2, 1, LoaderSignature);
     private readonly L2hmcSampler _sampler;
     private readonly L2hmcProgress[] _history;
     private readonly TorchModuleOwner<L2hmcDynamics> _owner;
@@ -30,11 +30,12 @@ public sealed class L2hmcModel : SamplerModelBase
     {
         _sampler = sampler;
         var dynamics = sampler.Dynamics;
-        int d = dynamics.Dimension, t = dynamics.LeapfrogSteps, hidden = dynamics.HiddenUnits;
+        int d = dynamics.Dimension, t = dynamics.LeapfrogSteps;
+        var widths = dynamics.HiddenWidths.ToArray();
         _owner = new TorchModuleOwner<L2hmcDynamics>(dynamics, Device, () =>
         {
             using var generator = new torch.Generator(0, torch.CPU);
-            return new L2hmcDynamics(d, t, hidden, stepSize: 1, trainStepSize: false, generator);
+            return new L2hmcDynamics(d, t, widths, stepSize: 1, trainStepSize: false, generator);
         });
         _history = history.ToArray();
     }
@@ -63,11 +64,13 @@ public sealed class L2hmcModel : SamplerModelBase
         var w = ModelSaveWriter.Begin(ctx, s_version, typeof(L2hmcModel));
         // *** Binary format ***
         // shared part (SamplerModelBase.WriteCommon)
-        // int: leapfrog steps T; int: hidden units
+        // int: leapfrog steps T; int: hidden units (width of the first layer)
+        // version 2 on: int[]: layer widths (BinaryFormat.WriteInts; version 1 means [hidden units, hidden units])
         // stream TSModel: TorchSharp state dict of the dynamics (alpha = log ε, masks [T, d], VNet, XNet)
         WriteCommon(w.Writer);
         w.Writer.Write(_sampler.LeapfrogSteps);
         w.Writer.Write(_sampler.HiddenUnits);
+        w.Writer.WriteInts(_sampler.HiddenWidths.ToArray());
         _owner.Save(w);
     }
 
@@ -78,9 +81,11 @@ public sealed class L2hmcModel : SamplerModelBase
         var r = reader.Begin(s_version);
         var (columns, transitions, seed, energy, states) = ReadCommon(r);
         int t = r.ReadInt32(), hidden = r.ReadInt32();
-        BinaryFormat.CheckDecode(t >= 1 && t <= 1 << 16 && hidden >= 1 && hidden <= 1 << 20, "L2HMC sizes");
+        BinaryFormat.CheckDecode(t >= 1 && t <= 1 << 16 && hidden >= 1 && hidden <= L2hmcSampler.MaxWidth, "L2HMC sizes");
+        int[] widths = reader.VersionWritten >= 2 ? r.ReadInts(L2hmcSampler.MaxLayers) : [hidden, hidden];
+        BinaryFormat.CheckDecode(widths.Length >= 2 && widths[0] == hidden && widths.All(h => h >= 1 && h <= L2hmcSampler.MaxWidth), "L2HMC layer widths");
         using var generator = new torch.Generator(0, torch.CPU);
-        var sampler = new L2hmcSampler(energy, generator, t, hidden);
+        var sampler = new L2hmcSampler(energy, generator, t, hidden, hiddenWidths: widths);
         try
         {
             reader.LoadModule(sampler.Dynamics);

@@ -21,12 +21,15 @@ public sealed class L2hmcSampler : IDisposable
     /// <param name="energy">The target.</param>
     /// <param name="generator">CPU generator for masks and initial weights.</param>
     /// <param name="leapfrogSteps">Augmented leapfrog steps T per transition.</param>
-    /// <param name="hiddenUnits">Hidden width of the networks.</param>
+    /// <param name="hiddenUnits">Hidden width of the networks (two layers: the embeddings and one hidden layer), when
+    /// <paramref name="hiddenWidths"/> is null.</param>
     /// <param name="stepSize">Initial ε.</param>
     /// <param name="trainStepSize">Whether ε is trained.</param>
+    /// <param name="hiddenWidths">Layer widths of the networks: the embeddings' width, then each further hidden layer's
+    /// (two or more entries, each at least 1; reference eval_toy.py: [50, 100, 50]). Null: [hiddenUnits, hiddenUnits].</param>
     public L2hmcSampler(EnergyFunction energy, Generator generator, int leapfrogSteps = SamplerDefaults.LeapfrogSteps,
         int hiddenUnits = L2hmcEstimator.Defaults.HiddenUnits, double stepSize = SamplerDefaults.StepSize,
-        bool trainStepSize = L2hmcEstimator.Defaults.TrainStepSize)
+        bool trainStepSize = L2hmcEstimator.Defaults.TrainStepSize, IReadOnlyList<int>? hiddenWidths = null)
     {
         ArgumentNullException.ThrowIfNull(energy);
         ArgumentNullException.ThrowIfNull(generator);
@@ -34,10 +37,12 @@ public sealed class L2hmcSampler : IDisposable
             throw new ArgumentOutOfRangeException(nameof(leapfrogSteps), leapfrogSteps, "At least one leapfrog step is needed.");
         if (hiddenUnits < 1)
             throw new ArgumentOutOfRangeException(nameof(hiddenUnits), hiddenUnits, "At least one hidden unit is needed.");
+        if (hiddenWidths is not null)
+            CheckWidths(hiddenWidths, nameof(hiddenWidths));
         if (!(stepSize > 0) || double.IsInfinity(stepSize))
             throw new ArgumentOutOfRangeException(nameof(stepSize), stepSize, "The step size must be positive and finite.");
         Energy = energy;
-        _dynamics = new L2hmcDynamics(energy.Dimension, leapfrogSteps, hiddenUnits, stepSize, trainStepSize, generator);
+        _dynamics = new L2hmcDynamics(energy.Dimension, leapfrogSteps, hiddenWidths ?? [hiddenUnits, hiddenUnits], stepSize, trainStepSize, generator);
         _kernel = new L2hmcKernel(energy, _dynamics);
     }
 
@@ -47,8 +52,25 @@ public sealed class L2hmcSampler : IDisposable
     /// <summary>Augmented leapfrog steps per transition (= gradient evaluations per transition).</summary>
     public int LeapfrogSteps => _dynamics.LeapfrogSteps;
 
-    /// <summary>Hidden width of the networks.</summary>
-    public int HiddenUnits => _dynamics.HiddenUnits;
+    /// <summary>Width of the networks' first layer (the embeddings).</summary>
+    public int HiddenUnits => _dynamics.HiddenWidths[0];
+
+    /// <summary>Layer widths of the networks: the embeddings', then each further hidden layer's.</summary>
+    public IReadOnlyList<int> HiddenWidths => _dynamics.HiddenWidths;
+
+    /// <summary>Largest number of layers and largest width accepted for the networks.</summary>
+    internal const int MaxLayers = 64, MaxWidth = 1 << 16;
+
+    /// <summary>Throws unless <paramref name="widths"/> has 2 to 64 entries, each in [1, 65536].</summary>
+    internal static void CheckWidths(IReadOnlyList<int> widths, string name)
+    {
+        if (widths.Count < 2 || widths.Count > MaxLayers)
+            throw new ArgumentOutOfRangeException(name, widths.Count,
+                $"The networks need the embedding width and at least one hidden layer width: 2 to {MaxLayers} entries.");
+        for (int i = 0; i < widths.Count; i++)
+            if (widths[i] < 1 || widths[i] > MaxWidth)
+                throw new ArgumentOutOfRangeException(name, widths[i], $"Layer width {i} is {widths[i]}; each must be in [1, {MaxWidth}].");
+    }
 
     /// <summary>Current step size ε = exp(α).</summary>
     public double StepSize => _dynamics.StepSize;

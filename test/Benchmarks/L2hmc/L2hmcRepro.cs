@@ -18,7 +18,7 @@ namespace Components.Benchmarks.L2hmc;
 /// Mixture targets also get the reference's tunnelling rate (utils/tunneling.py). Besides the paper's four targets
 /// (the default), mog-anneal, ring and rw-ref use settings from the reference's history (see ReproTarget.All).
 /// Usage: l2hmc-repro [--steps 5000] [--chains 200] [--eval-steps 2000] [--targets scg,icg,mog,rw,mog-anneal,ring,rw-ref]
-/// [--images docs/images] [--seed 1] [--burnin-weight w] [--temperature τ₀] [--annealing-fraction f | --annealing-factor r --annealing-interval k]
+/// [--images docs/images] [--seed 1] [--log-interval 500] [--deadline HH:MM (UTC; stop training there, evaluate)] [--burnin-weight w] [--temperature τ₀] [--annealing-fraction f | --annealing-factor r --annealing-interval k]
 /// </summary>
 public static class L2hmcRepro
 {
@@ -28,7 +28,7 @@ public static class L2hmcRepro
         int steps = opts.Int("steps", 5000), chains = opts.Int("chains", 200), evalSteps = opts.Int("eval-steps", 2000), seed = opts.Int("seed", 1);
         var keys = opts.Str("targets", "scg,icg,mog,rw").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string images = opts.Str("images", "docs/images");
-        int threads = opts.Int("threads", 1);
+        int threads = opts.Int("threads", 1), logInterval = opts.Int("log-interval", 500);
         torch.set_num_threads(threads);
         Console.WriteLine($"# L2HMC reproduction: {steps} training steps, {chains} chains, {evalSteps} evaluation steps, seed {seed}, " +
                           $"{threads} torch thread(s), {Environment.ProcessorCount} cores, {DateTime.UtcNow:u}");
@@ -48,7 +48,7 @@ public static class L2hmcRepro
             var energy = target.Energy;
 
             // Train L2HMC from N(0, I) chains, as the notebook.
-            using var l2hmc = new L2hmcSampler(energy, initGen, hiddenUnits: target.HiddenUnits, stepSize: target.StepSize);
+            using var l2hmc = new L2hmcSampler(energy, initGen, hiddenUnits: target.HiddenUnits, stepSize: target.StepSize, hiddenWidths: target.HiddenWidths);
             var clock = Stopwatch.StartNew();
             double burnIn = opts.Dbl("burnin-weight", target.BurnInWeight), t0 = opts.Dbl("temperature", target.InitialTemperature);
             double factor = opts.Dbl("annealing-factor", target.AnnealingFactor);
@@ -56,16 +56,36 @@ public static class L2hmcRepro
                 ? opts.Int("annealing-interval", Math.Max(1, (int)Math.Round((double)target.AnnealingIntervalPer20000 * steps / 20000)))
                 : (int)(steps * opts.Dbl("annealing-fraction", target.AnnealingFraction));
             Console.WriteLine(FormattableString.Invariant(
-                $"  ε₀ {target.StepSize}, λ {target.LossScale:G4}, {target.HiddenUnits} hidden units, lr 1e-3 × {target.LearningRateDecay}^⌊s/{target.LearningRateDecaySteps}⌋, burn-in weight {burnIn}, ") +
+                $"  ε₀ {target.StepSize}, λ {target.LossScale:G4}, layer widths [{string.Join(", ", l2hmc.HiddenWidths)}], lr 1e-3 × {target.LearningRateDecay}^⌊s/{target.LearningRateDecaySteps}⌋, burn-in weight {burnIn}, ") +
                 (t0 == 1 ? "no annealing" : factor > 0
                     ? FormattableString.Invariant($"temperature {t0} × {factor} every {annealing} steps while above 1")
                     : FormattableString.Invariant($"temperature {t0} annealed over {annealing} steps")));
-            var (_, history) = l2hmc.Train(torch.randn([chains, energy.Dimension], generator: trainGen), steps, trainGen, burnInWeight: burnIn, logInterval: 500,
-                scale: target.LossScale, decay: target.LearningRateDecay, decaySteps: target.LearningRateDecaySteps,
-                progress: p => Console.WriteLine($"  step {p.Step,5}: loss {p.Loss,10:G4}  accept {p.Acceptance:F3}  ε {p.StepSize:F4}  lr {p.LearningRate:G3}  T {p.Temperature:G3}  skipped {p.SkippedSteps}"),
-                initialTemperature: t0, annealingSteps: annealing, annealingFactor: factor);
+            // --deadline HH:MM (UTC): stop training at the first progress record after that time and evaluate the networks
+            // as trained so far (the step count reached is printed; rerunning with --steps <that count> repeats it exactly,
+            // as no schedule depends on the planned total except a scaled annealing interval: pass --annealing-interval).
+            using var stop = new CancellationTokenSource();
+            DateTime? deadline = opts.Str("deadline", "") is { Length: > 0 } dl
+                ? DateTime.SpecifyKind(DateTime.UtcNow.Date + TimeSpan.Parse(dl, CultureInfo.InvariantCulture), DateTimeKind.Utc) : null;
+            int trained = 0;
+            try
+            {
+                l2hmc.Train(torch.randn([chains, energy.Dimension], generator: trainGen), steps, trainGen, burnInWeight: burnIn, logInterval: logInterval,
+                    scale: target.LossScale, decay: target.LearningRateDecay, decaySteps: target.LearningRateDecaySteps,
+                    progress: p =>
+                    {
+                        trained = p.Step + 1;
+                        Console.WriteLine($"  step {p.Step,5}: loss {p.Loss,10:G4}  accept {p.Acceptance:F3}  ε {p.StepSize:F4}  lr {p.LearningRate:G3}  T {p.Temperature:G3}  skipped {p.SkippedSteps}  {clock.Elapsed.TotalSeconds:F0} s");
+                        if (DateTime.UtcNow > deadline && trained < steps)
+                            stop.Cancel();
+                    },
+                    cancellation: stop.Token, initialTemperature: t0, annealingSteps: annealing, annealingFactor: factor);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                Console.WriteLine($"  deadline {deadline:HH:mm} UTC reached: training stopped after {trained} of {steps} steps");
+            }
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"  training: {trainSeconds:F1} s ({1000 * trainSeconds / Math.Max(1, steps):F1} ms/step)");
+            Console.WriteLine($"  training: {trained} steps, {trainSeconds:F1} s ({1000 * trainSeconds / Math.Max(1, trained):F1} ms/step), load {LoadAverage()}");
 
             var start = target.Start(chains, gen);
             var results = new List<(string Name, double Eps, ChainTrace Trace)>();
@@ -100,6 +120,7 @@ public static class L2hmcRepro
                         $"    tunnelling rate {rate:E3} ± {sd:E2} per MH step; chains visiting all {centres.Count} modes: {visitedAll}/{trace.Chains}"));
                 }
             }
+            Console.WriteLine($"  evaluation done, load {LoadAverage()}");
             var l = summaries[0].Summary;
             var notebook = summaries[2].Summary;   // the middle grid ε (0.15 for the SCG notebook's grid)
             var bestGrid = summaries.Skip(1).Take(3).MaxBy(x => x.Summary.PaperEss);
@@ -124,6 +145,9 @@ public static class L2hmcRepro
         }
         return 0;
     }
+
+    private static string LoadAverage()
+        => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     internal sealed class Args(Dictionary<string, string> values)
     {

@@ -12,10 +12,11 @@ namespace Components.Tests.Samplers.L2hmc;
 public sealed class L2hmcDynamicsTests
 {
     /// <summary>Dynamics with random networks whose outputs are O(1) (the paper's init gives near-zero heads).</summary>
-    private static L2hmcDynamics RandomDynamics(int d, int steps, double eps, int seed, double perturbation = 0.3)
+    /// <remarks>Three layers: the reference eval_toy.py shape (50-100-50) scaled down to 8-12-6.</remarks>
+    private static L2hmcDynamics RandomDynamics(int d, int steps, double eps, int seed, double perturbation = 0.3, int layers = 2)
     {
         using var gen = new torch.Generator((ulong)seed, torch.CPU);
-        var dyn = new L2hmcDynamics(d, steps, 8, eps, true, gen);
+        var dyn = new L2hmcDynamics(d, steps, layers == 3 ? [8, 12, 6] : [8, 8], eps, true, gen);
         using var noGrad = torch.no_grad();
         foreach (var (name, p) in dyn.named_parameters())
         {
@@ -29,16 +30,17 @@ public sealed class L2hmcDynamicsTests
         => all is bool a ? torch.full([n], a, ScalarType.Bool) : torch.rand([n], generator: gen).lt(0.5);
 
     [Theory]
-    [InlineData(2, true)]
-    [InlineData(3, false)]
-    [InlineData(5, null)]
-    public void L2hmcForwardThenInverseReturnsToStart(int d, bool? forward)
+    [InlineData(2, true, 2)]
+    [InlineData(3, false, 2)]
+    [InlineData(5, null, 2)]
+    [InlineData(5, null, 3)]
+    public void L2hmcForwardThenInverseReturnsToStart(int d, bool? forward, int layers)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         using var gen = new torch.Generator(7, torch.CPU);
         var energy = HmcTestUtil.CorrelatedGaussian(d);
-        using var dyn = RandomDynamics(d, 6, 0.2, seed: d);
+        using var dyn = RandomDynamics(d, 6, 0.2, seed: d, layers: layers);
         var x = torch.randn([64, d], generator: gen);
         var v = torch.randn([64, d], generator: gen);
         var dir = Directions(64, forward, gen);
@@ -54,16 +56,18 @@ public sealed class L2hmcDynamicsTests
     }
 
     [Theory]
-    [InlineData(2, true)]
-    [InlineData(2, false)]
-    [InlineData(3, true)]
-    [InlineData(3, false)]
-    public void L2hmcLogDetEqualsAutogradJacobian(int d, bool forward)
+    [InlineData(2, true, 2)]
+    [InlineData(2, false, 2)]
+    [InlineData(3, true, 2)]
+    [InlineData(3, false, 2)]
+    [InlineData(3, true, 3)]
+    [InlineData(3, false, 3)]
+    public void L2hmcLogDetEqualsAutogradJacobian(int d, bool forward, int layers)
     {
         using var scope = torch.NewDisposeScope();
         using var gen = new torch.Generator(11, torch.CPU);
         var energy = HmcTestUtil.CorrelatedGaussian(d);
-        using var dyn = RandomDynamics(d, 4, 0.25, seed: 100 + d);
+        using var dyn = RandomDynamics(d, 4, 0.25, seed: 100 + d, layers: layers);
         var x = torch.randn([1, d], generator: gen).requires_grad_(true);
         var v = torch.randn([1, d], generator: gen).requires_grad_(true);
         var (_, g) = energy.EnergyAndGradient(x, createGraph: true);

@@ -251,6 +251,10 @@ public sealed class L2hmcEstimatorTests
         Bad(o => o.Transitions = 0);
         Bad(o => o.LeapfrogSteps = 0);
         Bad(o => o.HiddenUnits = 0);
+        Bad(o => o.HiddenLayerWidths = []);
+        Bad(o => o.HiddenLayerWidths = [6]);
+        Bad(o => o.HiddenLayerWidths = [6, 0, 4]);
+        Bad(o => o.HiddenLayerWidths = Enumerable.Repeat(2, 65).ToArray());
         Bad(o => o.StepSize = -1);
         Bad(o => o.TrainingSteps = -1);
         Bad(o => o.Chains = 0);
@@ -303,5 +307,53 @@ public sealed class L2hmcEstimatorTests
         Assert.Equal(EstimatorHarness.ReadColumn(model.Transform(data), "Sample").SelectMany(r => r),
             EstimatorHarness.ReadColumn(loaded.Transform(data), "Sample").SelectMany(r => r));
         loaded.Dispose();
+    }
+
+    [Fact]
+    public void L2hmcExplicitTwoLayerWidthsEqualHiddenUnits()
+    {
+        // [h, h] is the default architecture: the same seed must give the same networks and the same samples.
+        var ml = new MLContext(seed: 8);
+        var energy = HmcTestUtil.CorrelatedGaussian(2);
+        var data = HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(8, 2, 6));
+        using var plain = ml.Samplers.L2hmc(SmallOptions(energy)).Fit(data);
+        var o = SmallOptions(energy);
+        o.HiddenLayerWidths = [6, 6];
+        using var explicitWidths = ml.Samplers.L2hmc(o).Fit(data);
+        Assert.Equal([6, 6], plain.Sampler.HiddenWidths);
+        Assert.Equal(plain.StepSize, explicitWidths.StepSize);
+        Assert.Equal(EstimatorHarness.ReadColumn(plain.Transform(data), "Sample").SelectMany(r => r),
+            EstimatorHarness.ReadColumn(explicitWidths.Transform(data), "Sample").SelectMany(r => r));
+    }
+
+    [Fact]
+    public void L2hmcThreeLayerNetworksTrainSaveAndLoad()
+    {
+        // The reference eval_toy.py architecture (embeddings 50, then 100, then 50), scaled down: 6-9-5.
+        var ml = new MLContext(seed: 9);
+        var energy = HmcTestUtil.CorrelatedGaussian(2);
+        var data = HmcTestUtil.States(ml, HmcTestUtil.GaussianRows(8, 2, 7));
+        var o = SmallOptions(energy);
+        o.HiddenLayerWidths = [6, 9, 5];
+        using var model = ml.Samplers.L2hmc(o).Fit(data);
+        Assert.Equal([6, 9, 5], model.Sampler.HiddenWidths);
+        Assert.Equal(6, model.Sampler.HiddenUnits);
+        // Each network has the extra 9 → 5 layer, and its heads read 5 units.
+        var shapes = model.Sampler.Dynamics.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        long[] Shape(string name) => shapes.TryGetValue(name, out var s) ? s : throw new KeyNotFoundException($"{name} not in [{string.Join(", ", shapes.Keys)}]");
+        Assert.Equal([9L, 6L], Shape("vnet.hidden.weight"));
+        Assert.Equal([5L, 9L], Shape("xnet.deeper.0.weight"));
+        Assert.Equal([2L, 5L], Shape("xnet.headS.weight"));
+        Assert.DoesNotContain(shapes.Keys, k => k.Contains("deeper.1", StringComparison.Ordinal));
+        Assert.NotEqual(o.StepSize, model.StepSize, 6);   // trained
+
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        stream.Position = 0;
+        using var loaded = (L2hmcModel)new MLContext().RegisterComponents().Model.Load(stream, out _);
+        Assert.Equal([6, 9, 5], loaded.Sampler.HiddenWidths);
+        Assert.Equal(model.StepSize, loaded.StepSize);
+        Assert.Equal(EstimatorHarness.ReadColumn(model.Transform(data), "Sample").SelectMany(r => r),
+            EstimatorHarness.ReadColumn(loaded.Transform(data), "Sample").SelectMany(r => r));
     }
 }
