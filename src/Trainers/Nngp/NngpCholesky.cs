@@ -24,8 +24,16 @@ internal static unsafe class NngpCholesky
     /// upper triangle; false if not positive definite, in which case the lower triangle is partly overwritten and the
     /// strict upper triangle is as it was.
     /// </summary>
-    internal static bool FactorInPlace(Tensor a, CancellationToken cancellation)
+    /// <param name="a">The matrix.</param>
+    /// <param name="cancellation">Checked once per block column.</param>
+    /// <param name="blasUpdate">
+    /// Trailing update off the diagonal blocks through BLAS GEMM on strided views of <paramref name="a"/> (libtorch's
+    /// MKL; fast on Intel processors), the diagonal blocks' lower parts through the C# kernels; or everything through
+    /// the C# kernels. Null: <see cref="BlasUpdateByDefault"/>.
+    /// </param>
+    internal static bool FactorInPlace(Tensor a, CancellationToken cancellation, bool? blasUpdate = null)
     {
+        bool blas = blasUpdate ?? BlasUpdateByDefault;
         int n = (int)a.shape[0];
         nint basePtr = BasePointer(a);
         var po = Options();
@@ -44,7 +52,9 @@ internal static unsafe class NngpCholesky
             if (rest == 0)
                 break;
             PanelSolve(basePtr, n, j, jb, po);
-            TrailingUpdate(basePtr, n, j, jb, po);
+            if (blas)
+                BlasTrailingUpdate(a, n, j, jb);
+            TrailingUpdate(basePtr, n, j, jb, po, diagonalBlocksOnly: blas);
         }
         ZeroUpper(basePtr, n, po);
         GC.KeepAlive(a);
@@ -95,25 +105,70 @@ internal static unsafe class NngpCholesky
     }
 
     /// <summary>
-    /// A[i, c] −= Σ_k L[i, j+k]·L[c, j+k] for j + jb ≤ c ≤ i, tile by tile. Rows and columns share one 4-aligned grid,
+    /// Whether <see cref="FactorInPlace"/> uses BLAS GEMM for the bulk of the trailing update: on Intel processors,
+    /// where libtorch's MKL GEMM runs at close to the machine's peak (on others MKL takes slower code paths, and the C#
+    /// kernels are used). Fixed per machine, so results do not depend on timing.
+    /// </summary>
+    internal static bool BlasUpdateByDefault { get; } = IsIntel();
+
+    private static bool IsIntel()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("vendor_id", StringComparison.Ordinal) && l.Contains("GenuineIntel", StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A[r, start..r0) −= L[r, j..j+jb)·L[start..r0, j..j+jb)ᵀ for each row block r = [r0, r0 + Block) of the trailing
+    /// matrix: the strictly-below-diagonal blocks, by GEMM on views of <paramref name="a"/> (no copies; BLAS takes
+    /// the row stride as leading dimension). The diagonal blocks are left to <see cref="TrailingUpdate"/>.
+    /// </summary>
+    private static void BlasTrailingUpdate(Tensor a, int n, int j, int jb)
+    {
+        int start = j + jb;
+        for (int r0 = start + Block; r0 < n; r0 += Block)
+        {
+            using var scope = torch.NewDisposeScope();
+            int rb = Math.Min(Block, n - r0);
+            var c = a.narrow(0, r0, rb).narrow(1, start, r0 - start);
+            var left = a.narrow(0, r0, rb).narrow(1, j, jb);
+            var right = a.narrow(0, start, r0 - start).narrow(1, j, jb);
+            c.addmm_(left, right.T, 1, -1);
+        }
+    }
+
+    /// <summary>
+    /// A[i, c] −= Σ_k L[i, j+k]·L[c, j+k] for j + jb ≤ c ≤ i, tile by tile (with <paramref name="diagonalBlocksOnly"/>,
+    /// only within the Block × Block diagonal blocks of the trailing matrix). Rows and columns share one 4-aligned grid,
     /// so the only 4×4 blocks that reach the diagonal are those with c = i: of these only the lower part is written.
     /// </summary>
-    private static void TrailingUpdate(nint basePtr, int n, int j, int jb, ParallelOptions po)
+    private static void TrailingUpdate(nint basePtr, int n, int j, int jb, ParallelOptions po, bool diagonalBlocksOnly = false)
     {
-        int start = j + jb, tiles = (n - start + Tile - 1) / Tile;
-        var pairs = new List<(int, int)>(tiles * (tiles + 1) / 2);
-        for (int ti = 0; ti < tiles; ti++)
+        int start = j + jb;
+        var pairs = new List<(int I0, int I1, int C0, int C1)>();
+        for (int b0 = start; b0 < n; b0 += diagonalBlocksOnly ? Block : n)
         {
-            for (int tc = 0; tc <= ti; tc++)
-                pairs.Add((ti, tc));
+            int b1 = diagonalBlocksOnly ? Math.Min(n, b0 + Block) : n, tiles = (b1 - b0 + Tile - 1) / Tile;
+            for (int ti = 0; ti < tiles; ti++)
+            {
+                for (int tc = 0; tc <= ti; tc++)
+                    pairs.Add((b0 + ti * Tile, Math.Min(b1, b0 + (ti + 1) * Tile), b0 + tc * Tile, Math.Min(b1, b0 + (tc + 1) * Tile)));
+            }
         }
         Parallel.For(0, pairs.Count, po, p =>
         {
-            var (ti, tc) = pairs[p];
+            var (i0, i1, c0, c1) = pairs[p];
             double* a = (double*)basePtr;
             double* diagonal = stackalloc double[16];
-            int i0 = start + ti * Tile, i1 = Math.Min(n, i0 + Tile);
-            int c0 = start + tc * Tile, c1 = Math.Min(n, c0 + Tile);
             for (int i = i0; i < i1; i += 4)
             {
                 for (int c = c0; c < c1 && c <= i + 3; c += 4)

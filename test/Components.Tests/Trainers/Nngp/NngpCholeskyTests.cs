@@ -40,6 +40,29 @@ public class NngpCholeskyTests
         Assert.Equal(0.0, (k - l).abs().max().item<double>()); // the kernel was factorised in place
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BothTrailingUpdatesGiveLapacksFactorAndLeaveTheUpperTriangleOnFailure(bool blasUpdate)
+    {
+        using var scope = torch.NewDisposeScope();
+        var g = new Generator(23);
+        var x = torch.randn([N, N], ScalarType.Float64, generator: g);
+        var c = torch.mm(x, x.T) / N + 0.05 * torch.eye(N, dtype: ScalarType.Float64);
+        var upper = torch.triu(torch.randn([N, N], ScalarType.Float64, generator: g), 1);
+        var a = torch.tril(c) + upper;
+        Assert.True(NngpCholesky.FactorInPlace(a, CancellationToken.None, blasUpdate));
+        var lapack = torch.linalg.cholesky(c);
+        Assert.True((a - lapack).abs().max().item<double>() < 1e-12 * lapack.abs().max().item<double>(), "factor differs from LAPACK's");
+
+        // Not positive definite in the last block: false, and the strict upper triangle is untouched.
+        var bad = c.clone();
+        bad[N - 1, N - 1] = torch.tensor(-1.0, ScalarType.Float64);
+        var b = torch.tril(bad) + upper;
+        Assert.False(NngpCholesky.FactorInPlace(b, CancellationToken.None, blasUpdate));
+        Assert.Equal(0.0, (torch.triu(b, 1) - upper).abs().max().item<double>());
+    }
+
     [Fact]
     public void FailedAttemptIsUndoneAndOnlyTheLowerTriangleIsRead()
     {
