@@ -118,7 +118,7 @@ public sealed class NngpKernel : IDisposable
             padded = GC.AllocateUninitializedArray<double>(n * dp);
             CopyPadded(xd, padded, n, d, dp);
             var dotArr = new double[n];
-            Parallel.For(0, (n + 255) / 256, new ParallelOptions { CancellationToken = cancellation }, b =>
+            Parallel.For(0, (n + 255) / 256, new ParallelOptions { CancellationToken = cancellation, MaxDegreeOfParallelism = Math.Max(1, torch.get_num_threads()) }, b =>
             {
                 for (int i = b * 256, e = Math.Min(n, i + 256); i < e; i++)
                     dotArr[i] = NngpGram.Dot(padded, i * dp, padded, i * dp, dp);
@@ -252,7 +252,7 @@ public sealed class NngpKernel : IDisposable
         var pa = a.Padded!;
         var pb = b.Padded!;
         var arch = Architecture;
-        var po = new ParallelOptions { CancellationToken = cancellation };
+        var po = new ParallelOptions { CancellationToken = cancellation, MaxDegreeOfParallelism = Math.Max(1, torch.get_num_threads()) };
         Parallel.For(0, tiles.Count, po,
             () => (Gram: ArrayPool<double>.Shared.Rent(tile * tile), K: ArrayPool<double>.Shared.Rent(tile * tile),
                 T: tOut is null ? Array.Empty<double>() : ArrayPool<double>.Shared.Rent(tile * tile), Q: new double[depth]),

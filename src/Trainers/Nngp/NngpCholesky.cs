@@ -9,18 +9,34 @@ namespace Components.Trainers.Nngp;
 /// <summary>
 /// Right-looking blocked Cholesky factorisation for CPU float64 matrices: 256×256 diagonal blocks through TorchSharp
 /// (LAPACK potrf), the panel solve and the O(n³/3) trailing update through vectorised C# kernels that touch only
-/// the lower triangle, in parallel. libtorch's CPU Cholesky runs through MKL, which loses
-/// much of its speed on non-Intel processors and under oversubscription; the trailing update is where the time goes.
+/// the lower triangle, in parallel on at most <c>torch.get_num_threads()</c> threads. libtorch's CPU Cholesky runs
+/// through MKL, which loses much of its speed on non-Intel processors and under oversubscription, and needs an output
+/// and a working copy of the matrix; the trailing update is where the time goes. The strict upper triangle is left
+/// untouched until the factorisation succeeds, so that a failed attempt can be undone without a copy of the matrix
+/// (<see cref="MirrorLowerToUpper"/> before, <see cref="RestoreLowerFromUpper"/> after).
 /// </summary>
 internal static unsafe class NngpCholesky
 {
     private const int Block = 256, Tile = 96;
 
-    /// <summary>Factorises the lower triangle of <paramref name="a"/> (contiguous [n, n] float64, CPU) in place; false if not positive definite.</summary>
-    internal static bool FactorInPlace(Tensor a, CancellationToken cancellation)
+    /// <summary>
+    /// Factorises the lower triangle of <paramref name="a"/> (contiguous [n, n] float64, CPU) in place and zeroes the
+    /// upper triangle; false if not positive definite, in which case the lower triangle is partly overwritten and the
+    /// strict upper triangle is as it was.
+    /// </summary>
+    /// <param name="a">The matrix.</param>
+    /// <param name="cancellation">Checked once per block column.</param>
+    /// <param name="blasUpdate">
+    /// Trailing update off the diagonal blocks through BLAS GEMM on strided views of <paramref name="a"/> (libtorch's
+    /// MKL; fast on Intel processors), the diagonal blocks' lower parts through the C# kernels; or everything through
+    /// the C# kernels. Null: <see cref="BlasUpdateByDefault"/>.
+    /// </param>
+    internal static bool FactorInPlace(Tensor a, CancellationToken cancellation, bool? blasUpdate = null)
     {
+        bool blas = blasUpdate ?? BlasUpdateByDefault;
         int n = (int)a.shape[0];
         nint basePtr = BasePointer(a);
+        var po = Options();
         using var noGrad = torch.no_grad();
         for (int j = 0; j < n; j += Block)
         {
@@ -31,23 +47,25 @@ internal static unsafe class NngpCholesky
             var (l11, info) = torch.linalg.cholesky_ex(a11, check_errors: false);
             if (info.item<int>() != 0 || !torch.isfinite(l11).all().item<bool>())
                 return false;
-            a11.copy_(l11);
+            a11.copy_(l11.add_(a11.triu(1))); // l11 is zero above its diagonal: the block's strict upper part stays
             int rest = n - j - jb;
             if (rest == 0)
                 break;
-            PanelSolve(basePtr, n, j, jb);
-            TrailingUpdate(basePtr, n, j, jb);
+            PanelSolve(basePtr, n, j, jb, po);
+            if (blas)
+                BlasTrailingUpdate(a, n, j, jb);
+            TrailingUpdate(basePtr, n, j, jb, po, diagonalBlocksOnly: blas);
         }
-        ZeroUpper(basePtr, n);
+        ZeroUpper(basePtr, n, po);
         GC.KeepAlive(a);
         return true;
     }
 
     /// <summary>Rows below the diagonal block: x ← x·L11⁻ᵀ by forward substitution, one row per task.</summary>
-    private static void PanelSolve(nint basePtr, int n, int j, int jb)
+    private static void PanelSolve(nint basePtr, int n, int j, int jb, ParallelOptions po)
     {
         int start = j + jb;
-        Parallel.For(0, (n - start + 15) / 16, blockIndex =>
+        Parallel.For(0, (n - start + 15) / 16, po, blockIndex =>
         {
             double* a = (double*)basePtr;
             for (int i = start + blockIndex * 16, end = Math.Min(n, i + 16); i < end; i++)
@@ -86,31 +104,95 @@ internal static unsafe class NngpCholesky
         return s;
     }
 
-    /// <summary>A[i, c] −= Σ_k L[i, j+k]·L[c, j+k] for j + jb ≤ c ≤ i, tile by tile.</summary>
-    private static void TrailingUpdate(nint basePtr, int n, int j, int jb)
+    /// <summary>
+    /// Whether <see cref="FactorInPlace"/> uses BLAS GEMM for the bulk of the trailing update: on Intel processors,
+    /// where libtorch's MKL GEMM runs at close to the machine's peak (on others MKL takes slower code paths, and the C#
+    /// kernels are used). Fixed per machine, so results do not depend on timing.
+    /// </summary>
+    internal static bool BlasUpdateByDefault { get; } = IsIntel();
+
+    private static bool IsIntel()
     {
-        int start = j + jb, tiles = (n - start + Tile - 1) / Tile;
-        var pairs = new List<(int, int)>(tiles * (tiles + 1) / 2);
-        for (int ti = 0; ti < tiles; ti++)
+        try
         {
-            for (int tc = 0; tc <= ti; tc++)
-                pairs.Add((ti, tc));
+            return File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("vendor_id", StringComparison.Ordinal) && l.Contains("GenuineIntel", StringComparison.Ordinal));
         }
-        Parallel.For(0, pairs.Count, p =>
+        catch (IOException)
         {
-            var (ti, tc) = pairs[p];
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A[r, start..r0) −= L[r, j..j+jb)·L[start..r0, j..j+jb)ᵀ for each row block r = [r0, r0 + Block) of the trailing
+    /// matrix: the strictly-below-diagonal blocks, by GEMM on views of <paramref name="a"/> (no copies; BLAS takes
+    /// the row stride as leading dimension). The diagonal blocks are left to <see cref="TrailingUpdate"/>.
+    /// </summary>
+    private static void BlasTrailingUpdate(Tensor a, int n, int j, int jb)
+    {
+        int start = j + jb;
+        for (int r0 = start + Block; r0 < n; r0 += Block)
+        {
+            using var scope = torch.NewDisposeScope();
+            int rb = Math.Min(Block, n - r0);
+            var c = a.narrow(0, r0, rb).narrow(1, start, r0 - start);
+            var left = a.narrow(0, r0, rb).narrow(1, j, jb);
+            var right = a.narrow(0, start, r0 - start).narrow(1, j, jb);
+            c.addmm_(left, right.T, 1, -1);
+        }
+    }
+
+    /// <summary>
+    /// A[i, c] −= Σ_k L[i, j+k]·L[c, j+k] for j + jb ≤ c ≤ i, tile by tile (with <paramref name="diagonalBlocksOnly"/>,
+    /// only within the Block × Block diagonal blocks of the trailing matrix). Rows and columns share one 4-aligned grid,
+    /// so the only 4×4 blocks that reach the diagonal are those with c = i: of these only the lower part is written.
+    /// </summary>
+    private static void TrailingUpdate(nint basePtr, int n, int j, int jb, ParallelOptions po, bool diagonalBlocksOnly = false)
+    {
+        int start = j + jb;
+        var pairs = new List<(int I0, int I1, int C0, int C1)>();
+        for (int b0 = start; b0 < n; b0 += diagonalBlocksOnly ? Block : n)
+        {
+            int b1 = diagonalBlocksOnly ? Math.Min(n, b0 + Block) : n, tiles = (b1 - b0 + Tile - 1) / Tile;
+            for (int ti = 0; ti < tiles; ti++)
+            {
+                for (int tc = 0; tc <= ti; tc++)
+                    pairs.Add((b0 + ti * Tile, Math.Min(b1, b0 + (ti + 1) * Tile), b0 + tc * Tile, Math.Min(b1, b0 + (tc + 1) * Tile)));
+            }
+        }
+        Parallel.For(0, pairs.Count, po, p =>
+        {
+            var (i0, i1, c0, c1) = pairs[p];
             double* a = (double*)basePtr;
-            int i0 = start + ti * Tile, i1 = Math.Min(n, i0 + Tile);
-            int c0 = start + tc * Tile, c1 = Math.Min(n, c0 + Tile);
+            double* diagonal = stackalloc double[16];
             for (int i = i0; i < i1; i += 4)
             {
                 for (int c = c0; c < c1 && c <= i + 3; c += 4)
                 {
                     int ri = Math.Min(4, i1 - i), rc = Math.Min(4, c1 - c);
-                    if (ri == 4 && rc == 4)
+                    if (ri == 4 && rc == 4 && c != i)
+                    {
                         Micro(a + (long)i * n + j, a + (long)c * n + j, n, jb, a + (long)i * n + c, n);
+                    }
+                    else if (ri == 4 && rc == 4)
+                    {
+                        // Same products into a zeroed buffer (0 − v = −v exactly), then the lower part added: a + (−v) = a − v.
+                        new Span<double>(diagonal, 16).Clear();
+                        Micro(a + (long)i * n + j, a + (long)c * n + j, n, jb, diagonal, 4);
+                        for (int r = 0; r < 4; r++)
+                        {
+                            for (int q = 0; q <= r; q++)
+                                a[(long)(i + r) * n + c + q] += diagonal[r * 4 + q];
+                        }
+                    }
                     else
+                    {
                         Edge(a, n, j, jb, i, ri, c, rc);
+                    }
                 }
             }
         });
@@ -188,7 +270,7 @@ internal static unsafe class NngpCholesky
         for (int r = 0; r < ri; r++)
         {
             double* x = a + (long)(i + r) * n + j;
-            for (int q = 0; q < rc; q++)
+            for (int q = 0; q < rc && c + q <= i + r; q++)
             {
                 double* y = a + (long)(c + q) * n + j;
                 double v = 0;
@@ -199,14 +281,48 @@ internal static unsafe class NngpCholesky
         }
     }
 
-    private static void ZeroUpper(nint basePtr, int n)
+    private static void ZeroUpper(nint basePtr, int n, ParallelOptions po)
     {
-        Parallel.For(0, n, i =>
+        Parallel.For(0, n, po, i =>
         {
             double* row = (double*)basePtr + (long)i * n;
             new Span<double>(row + i + 1, n - i - 1).Clear();
         });
     }
+
+    /// <summary>Copies the strict lower triangle of <paramref name="a"/> (contiguous [n, n] float64, CPU) onto its strict upper triangle: a[c, i] = a[i, c] for c &lt; i.</summary>
+    internal static void MirrorLowerToUpper(Tensor a) => Transpose(a, lowerToUpper: true);
+
+    /// <summary>Copies the strict upper triangle of <paramref name="a"/> back onto its strict lower triangle: a[i, c] = a[c, i] for c &lt; i.</summary>
+    internal static void RestoreLowerFromUpper(Tensor a) => Transpose(a, lowerToUpper: false);
+
+    private static void Transpose(Tensor a, bool lowerToUpper)
+    {
+        const int T = 64;
+        int n = (int)a.shape[0], tiles = (n + T - 1) / T;
+        nint basePtr = BasePointer(a);
+        Parallel.For(0, tiles, Options(), ti =>
+        {
+            double* p = (double*)basePtr;
+            int i0 = ti * T, i1 = Math.Min(n, i0 + T);
+            for (int c0 = 0; c0 <= i0; c0 += T)
+            {
+                for (int i = i0; i < i1; i++)
+                {
+                    for (int c = c0, c1 = Math.Min(i, c0 + T); c < c1; c++)
+                    {
+                        if (lowerToUpper)
+                            p[(long)c * n + i] = p[(long)i * n + c];
+                        else
+                            p[(long)i * n + c] = p[(long)c * n + i];
+                    }
+                }
+            }
+        });
+        GC.KeepAlive(a);
+    }
+
+    private static ParallelOptions Options() => new() { MaxDegreeOfParallelism = Math.Max(1, torch.get_num_threads()) };
 
     private static nint BasePointer(Tensor t)
     {

@@ -52,9 +52,11 @@ internal sealed class NngpPosterior : IDisposable
     public double MeanDiagonal { get; }
 
     /// <summary>
-    /// Factorises <paramref name="k"/> (whose diagonal is modified in place) and solves for <paramref name="y"/>:
-    /// Cholesky with relative jitter 1e-10, 1e-9, …, 1e-1 (times tr(K)/n) on top of the regulariser, then an
-    /// eigendecomposition with eigenvalues floored at 1e-10·tr(K)/n.
+    /// Factorises <paramref name="k"/> and solves for <paramref name="y"/>: Cholesky with relative jitter 1e-10,
+    /// 1e-9, …, 1e-1 (times tr(K)/n) on top of the regulariser, then an eigendecomposition with eigenvalues floored at
+    /// 1e-10·tr(K)/n. Only the lower triangle of <paramref name="k"/> is read. <paramref name="k"/> is consumed: on the
+    /// CPU (contiguous float64) it is factorised in its own storage, without a copy of the n×n matrix, and becomes
+    /// the posterior's <see cref="Factor"/> (sharing that storage); elsewhere its diagonal is modified.
     /// </summary>
     internal static NngpPosterior Fit(Tensor k, Tensor y, double regularizer, bool keepFactor, Action<string>? log, CancellationToken cancellation)
         => Fit(k, y, regularizer, keepFactor, null, log, cancellation).Posterior;
@@ -75,16 +77,23 @@ internal sealed class NngpPosterior : IDisposable
         if (!double.IsFinite(meanDiag) || meanDiag <= 0)
             throw new InvalidOperationException($"The training kernel has mean diagonal {meanDiag}; it must be positive and finite.");
         double reg = regularizer * meanDiag;
+        bool cpu = k.device_type == DeviceType.CPU;
+        // CPU: the factorisation overwrites the lower triangle of `work` (k itself when it is contiguous float64) and
+        // leaves its strict upper triangle alone until it succeeds; the upper triangle holds a mirror of the lower
+        // one, from which a failed attempt is undone before the next jitter.
+        var work = !cpu ? k : k.dtype == ScalarType.Float64 && k.is_contiguous() ? k.alias() : k.to(ScalarType.Float64).contiguous();
+        if (cpu)
+            NngpCholesky.MirrorLowerToUpper(work);
         for (double jitter = FirstJitter; jitter <= LastJitter * 1.0001; jitter *= 10)
         {
             cancellation.ThrowIfCancellationRequested();
-            k.diagonal().copy_(diag0 + (reg + jitter * meanDiag));
+            work.diagonal().copy_(diag0 + (reg + jitter * meanDiag));
             Tensor l;
             bool ok;
-            if (k.device_type == DeviceType.CPU)
+            if (cpu)
             {
-                l = k.contiguous().clone();
-                ok = NngpCholesky.FactorInPlace(l, cancellation);
+                l = work;
+                ok = NngpCholesky.FactorInPlace(work, cancellation);
             }
             else
             {
@@ -95,16 +104,22 @@ internal sealed class NngpPosterior : IDisposable
             }
             if (ok && torch.isfinite(l.diagonal()).all().item<bool>())
             {
-                var alpha = torch.cholesky_solve(y, l);
+                // Two triangular solves rather than torch.cholesky_solve, which works on a column-major copy of L.
+                var alpha = cpu
+                    ? torch.linalg.solve_triangular(l.T, torch.linalg.solve_triangular(l, y, upper: false), upper: true)
+                    : torch.cholesky_solve(y, l);
                 log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"Cholesky factorisation of the {n}x{n} kernel succeeded with relative jitter {jitter:G2}."));
                 return Finish(new NngpPosterior(alpha, l, null, NngpFactorKind.Cholesky, jitter, meanDiag), keepFactor, y, looRows);
             }
-            l.Dispose();
+            if (cpu)
+                NngpCholesky.RestoreLowerFromUpper(work);
+            else
+                l.Dispose();
             log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"Cholesky failed with relative jitter {jitter:G2}; trying a larger one."));
         }
         log?.Invoke("Cholesky failed up to relative jitter 0.1; falling back to an eigendecomposition with floored eigenvalues.");
-        k.diagonal().copy_(diag0 + reg);
-        var (values, vectors) = torch.linalg.eigh(k);
+        work.diagonal().copy_(diag0 + reg);
+        var (values, vectors) = torch.linalg.eigh(work);
         var floored = values.clamp_min(FirstJitter * meanDiag);
         var a = torch.mm(vectors, torch.mm(vectors.T, y) / floored.unsqueeze(1));
         return Finish(new NngpPosterior(a, vectors, floored, NngpFactorKind.Eigen, double.NaN, meanDiag), keepFactor, y, looRows);

@@ -3,19 +3,31 @@
 Usage: nngp_numpy.py kernel X.bin n d depth sw sb block.bin   -> times the ReLU NNGP recursion and X @ X.T
        nngp_numpy.py solve  X.bin n d reg k Y.bin alpha.bin    -> times scipy cho_factor/cho_solve on
                                                                   K = X X^T/d + (reg + 1e-10)*mean(diag K)*I
-Prints one JSON object. Run with OPENBLAS_CORETYPE unset (see /work/.library/env/README.md).
+Prints one JSON object, with the BLAS it ran on (blas_report.py, test/Benchmarks/Core; the runner puts it on
+PYTHONPATH and sets the thread count and OpenBLAS kernel, see NumpyPeer.cs).
 """
 import json, resource, sys, time
 import numpy as np
 import scipy.linalg
+from blas_report import blas_report
 
 
-def blas_info():
+def reset_peak():
+    # Resets this process's VmHWM to its current RSS (Linux >= 4.0), as the C# runner does before each case.
     try:
-        import threadpoolctl
-        return [{k: v for k, v in i.items() if k in ("internal_api", "version", "architecture", "num_threads")} for i in threadpoolctl.threadpool_info()]
-    except Exception as e:  # pragma: no cover
-        return str(e)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb(field="VmRSS"):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def peak_rss_mb():
@@ -44,13 +56,15 @@ def main():
     mode = sys.argv[1]
     n, d = int(sys.argv[3]), int(sys.argv[4])
     x = np.fromfile(sys.argv[2], dtype=np.float64).reshape(n, d)
-    out = {"blas": blas_info(), "numpy": np.__version__, "scipy": scipy.__version__}
+    out = {"blas": blas_report(), "numpy": np.__version__, "scipy": scipy.__version__}
     if mode == "kernel":
         depth, sw, sb = int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
         theirs_block = np.fromfile(sys.argv[8], dtype=np.float64)
         t = time.perf_counter(); g = x @ x.T; out["gemm_s"] = time.perf_counter() - t
         del g
-        t = time.perf_counter(); k = relu_nngp(x, depth, sw, sb); out["kernel_s"] = time.perf_counter() - t
+        t, c0 = time.perf_counter(), time.process_time()
+        k = relu_nngp(x, depth, sw, sb)
+        out["kernel_s"], out["kernel_cpu_s"] = time.perf_counter() - t, time.process_time() - c0
         rows = theirs_block.size // n
         out["max_abs_diff_vs_csharp"] = float(np.max(np.abs(k[:rows] - theirs_block.reshape(rows, n))))
         out["max_abs_kernel"] = float(np.max(np.abs(k)))
@@ -58,12 +72,18 @@ def main():
         reg, kcols = float(sys.argv[5]), int(sys.argv[6])
         y = np.fromfile(sys.argv[7], dtype=np.float64).reshape(n, kcols)
         ours = np.fromfile(sys.argv[8], dtype=np.float64).reshape(n, kcols)
-        kmat = (x @ x.T) / d
+        kmat = x @ x.T
+        kmat /= d
         kmat[np.diag_indices(n)] += (reg + 1e-10) * np.mean(np.diag(kmat))
-        t = time.perf_counter()
+        # The solve's own peak, from the kernel resident (as the C# side measures it) to the end of cho_solve.
+        out["rss_before_solve_mb"] = rss_mb()
+        out["peak_before_solve_mb"] = rss_mb("VmHWM")  # reading X, forming K = X X^T / d in place
+        out["peak_reset"] = reset_peak()
+        t, c0 = time.perf_counter(), time.process_time()
         c = scipy.linalg.cho_factor(kmat, lower=True, overwrite_a=True, check_finite=False)
         a = scipy.linalg.cho_solve(c, y, check_finite=False)
-        out["solve_s"] = time.perf_counter() - t
+        out["solve_s"], out["solve_cpu_s"] = time.perf_counter() - t, time.process_time() - c0
+        out["solve_peak_rss_mb"] = rss_mb("VmHWM")
         out["alpha_rel_diff_vs_csharp"] = float(np.linalg.norm(a - ours) / np.linalg.norm(a))
     out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))

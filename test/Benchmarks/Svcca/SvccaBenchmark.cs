@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Components.Benchmarks.Core;
 using Components.Transforms.Svcca;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,10 +10,13 @@ using static TorchSharp.torch;
 namespace Components.Benchmarks.Svcca;
 
 /// <summary>
-/// <c>dotnet run -c Release --project test/Benchmarks -- svcca [datapoints] [neurons] [streamRows]</c>:
+/// <c>dotnet run -c Release --project test/Benchmarks -- svcca [datapoints] [neurons] [streamRows] [--threads T]
+/// [--skip-streaming] [--allow-reference-blas]</c>:
 /// (1) peak memory of the streaming accumulator over <c>streamRows</c> (default 1,000,000) datapoints of 500 + 500
 /// neurons generated batch by batch; (2) SVCCA (99% variance) on 10,000 × (500 + 500): our CPU time vs an independent
-/// numpy implementation of the reference algorithm on the same data, and their agreement.
+/// numpy implementation of the reference algorithm on the same data, and their agreement, at 1 thread and at T
+/// (default: torch's default) on both sides. The numpy peer is started and checked by <see cref="NumpyPeer"/>
+/// (OpenBLAS, same thread count; a reference-BLAS numpy is refused).
 /// </summary>
 internal static class SvccaBenchmark
 {
@@ -20,16 +24,40 @@ internal static class SvccaBenchmark
 
     public static int Run(string[] args)
     {
-        int n = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10_000;
-        int p = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 500;
-        long streamRows = args.Length > 2 ? long.Parse(args[2], CultureInfo.InvariantCulture) : 1_000_000;
-        Console.WriteLine($"# SVCCA benchmark: {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, {RuntimeInformation.OSDescription}");
+        bool allowReference = NumpyPeer.TakeAllowReferenceBlas(ref args);
+        bool skipStreaming = args.Contains("--skip-streaming");
+        int threads = torch.get_num_threads();
+        var positional = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--threads")
+                threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] != "--skip-streaming")
+                positional.Add(args[i]);
+        }
+        int n = positional.Count > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 10_000;
+        int p = positional.Count > 1 ? int.Parse(positional[1], CultureInfo.InvariantCulture) : 500;
+        long streamRows = positional.Count > 2 ? long.Parse(positional[2], CultureInfo.InvariantCulture) : 1_000_000;
+        Console.WriteLine($"# SVCCA benchmark: {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, {RuntimeInformation.OSDescription}, load average {LoadAverage()}");
+        try
+        {
+            foreach (int t in new[] { 1, threads }.Distinct())
+                NumpyPeer.Probe(t, allowReference);
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 5;
+        }
 
         // Peak RSS is a process-lifetime high-water mark: a tenth of the rows first, then all of them. Memory that
         // does not grow between the two is independent of the number of datapoints.
-        Streaming(streamRows / 10, p);
-        Streaming(streamRows, p);
-        return CompareWithNumpy(n, p);
+        if (!skipStreaming)
+        {
+            Streaming(streamRows / 10, p);
+            Streaming(streamRows, p);
+        }
+        return CompareWithNumpy(n, p, threads, allowReference);
     }
 
     /// <summary>Structured activations: a shared latent with decaying scales plus private latents and noise, like trained layers.</summary>
@@ -78,7 +106,7 @@ internal static class SvccaBenchmark
         wb.Dispose();
     }
 
-    private static int CompareWithNumpy(int n, int p)
+    private static int CompareWithNumpy(int n, int p, int defaultThreads, bool allowReference)
     {
         var dir = Directory.CreateTempSubdirectory("svcca-bench");
         try
@@ -94,7 +122,7 @@ internal static class SvccaBenchmark
             var settings = SvccaSettings.Default; // 99% of variance, ε = 0
             Console.WriteLine($"## SVCCA (99% variance on s², ε = 0), {n:N0} datapoints × ({p} + {p}) neurons, float64, best/median of {Reps} after a warm-up");
             int rc = 0;
-            int defaultThreads = torch.get_num_threads();
+            int torchDefault = torch.get_num_threads();
             foreach (int threads in new[] { 1, defaultThreads }.Distinct())
             {
                 torch.set_num_threads(threads);
@@ -121,18 +149,17 @@ internal static class SvccaBenchmark
                 var theirCpu = root.GetProperty("cpu").EnumerateArray().Select(e => e.GetDouble()).ToList();
                 var rho = root.GetProperty("rho").EnumerateArray().Select(e => e.GetDouble()).ToArray();
                 int ka = root.GetProperty("ka").GetInt32(), kb = root.GetProperty("kb").GetInt32();
+                bool fair = NumpyPeer.Check(root.GetProperty("blas"), threads, allowReference, $"numpy SVCCA peer ({threads} thread(s))");
                 double maxDiff = rho.Length == result!.Components ? rho.Zip(result.Coefficients, (x, y) => Math.Abs(x - y)).Max() : double.NaN;
                 Console.WriteLine($"### {threads} thread(s) (torch.set_num_threads / OPENBLAS_NUM_THREADS), load average {LoadAverage()}");
                 Console.WriteLine($"ours (TorchSharp CPU): wall best {wall.Min():F3} s, median {Median(wall):F3} s; CPU best {cpu.Min():F3} s, median {Median(cpu):F3} s; kept {result.KeptA}/{result.KeptB}, mean ρ {result.Mean:F6}");
                 Console.WriteLine($"numpy {root.GetProperty("numpy").GetString()} reference: wall best {theirWall.Min():F3} s, median {Median(theirWall):F3} s; CPU best {theirCpu.Min():F3} s, median {Median(theirCpu):F3} s; kept {ka}/{kb}");
                 Console.WriteLine($"speed-up: wall {theirWall.Min() / wall.Min():F2}× (best/best), {Median(theirWall) / Median(wall):F2}× (median); CPU {theirCpu.Min() / cpu.Min():F2}× (best/best); " +
-                                  $"max |ρ_ours − ρ_numpy| = {maxDiff:E2} over {rho.Length} coefficients");
-                foreach (var pool in root.GetProperty("threadpool").EnumerateArray())
-                    Console.WriteLine($"numpy BLAS: {pool}");
+                                  $"max |ρ_ours − ρ_numpy| = {maxDiff:E2} over {rho.Length} coefficients{(fair ? "" : " (UNFAIR PEER, see above)")}; load average {LoadAverage()}");
                 if (!(maxDiff <= 1e-6))
                     rc = 4;
             }
-            torch.set_num_threads(defaultThreads);
+            torch.set_num_threads(torchDefault);
             a.Dispose();
             b.Dispose();
             wa.Dispose();
@@ -147,21 +174,15 @@ internal static class SvccaBenchmark
 
     private static JsonDocument? RunNumpy(string script, string pa, string pb, int n, int p, double fraction, int threads, string output)
     {
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { script, pa, pb, n.ToString(CultureInfo.InvariantCulture), p.ToString(CultureInfo.InvariantCulture),
-                     p.ToString(CultureInfo.InvariantCulture), fraction.ToString("R", CultureInfo.InvariantCulture),
-                     Reps.ToString(CultureInfo.InvariantCulture), output })
-            psi.ArgumentList.Add(arg);
-        // Older OpenBLAS builds need these on some CPUs; they slow a current numpy, so unset them for this process only.
-        psi.Environment.Remove("OPENBLAS_CORETYPE");
-        psi.Environment.Remove("OPENBLAS_L2_SIZE");
-        psi.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString(CultureInfo.InvariantCulture);
-        using var proc = Process.Start(psi)!;
-        string err = proc.StandardError.ReadToEnd();
-        proc.WaitForExit();
-        if (proc.ExitCode != 0)
+        try
         {
-            Console.Error.WriteLine($"numpy reference failed ({proc.ExitCode}): {err}");
+            NumpyPeer.Run(script, threads, [pa, pb, n.ToString(CultureInfo.InvariantCulture), p.ToString(CultureInfo.InvariantCulture),
+                p.ToString(CultureInfo.InvariantCulture), fraction.ToString("R", CultureInfo.InvariantCulture),
+                Reps.ToString(CultureInfo.InvariantCulture), output]);
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine(e.Message);
             return null;
         }
         return JsonDocument.Parse(File.ReadAllText(output));

@@ -10,6 +10,7 @@ internal static class SvccaNumpyReference
     public const string Script = """
 import json, sys, time
 import numpy as np
+from blas_report import blas_report  # test/Benchmarks/Core, on PYTHONPATH (NumpyPeer.cs)
 
 def svd_reduce(acts, fraction):
     # acts: (neurons, datapoints). Centre each neuron, keep the top directions holding `fraction` of sum(s^2).
@@ -54,14 +55,9 @@ def main():
         rho = cca(ra, rb, 0.0)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    info = []
-    try:
-        from threadpoolctl import threadpool_info
-        info = threadpool_info()
-    except Exception as e:
-        info = [{'error': repr(e)}]
-    json.dump({'times': times, 'cpu': cpu, 'rho': rho.tolist(), 'ka': ka, 'kb': kb, 'numpy': np.__version__, 'threadpool': info}, open(out, 'w'))
+    json.dump({'times': times, 'cpu': cpu, 'rho': rho.tolist(), 'ka': ka, 'kb': kb, 'numpy': np.__version__, 'blas': report}, open(out, 'w'))
 
+report = blas_report()  # before any work: it sets the BLAS thread count (PEER_THREADS)
 main()
 """;
 }
