@@ -70,8 +70,27 @@ internal static class NeuralNetworkFitting
         Guard.CheckUserArg(o.EarlyStoppingPatience >= 0, nameof(o.EarlyStoppingPatience), $"Must be non-negative, got {o.EarlyStoppingPatience}.");
         Guard.CheckUserArg(o.MaxGradientNorm >= 0 && double.IsFinite(o.MaxGradientNorm), nameof(o.MaxGradientNorm), $"Must be non-negative and finite, got {F(o.MaxGradientNorm)}.");
         Guard.CheckUserArg(o.InferenceBatchSize > 0, nameof(o.InferenceBatchSize), $"Must be positive, got {o.InferenceBatchSize}.");
+        ValidateFreezeSchedule(o);
         if (o.Device is not null)
             DeviceResolver.Parse(o.Device); // unknown device names fail here, before any data is read
+    }
+
+    private static void ValidateFreezeSchedule(NeuralNetworkOptions o)
+    {
+        var schedule = o.FreezeSchedule;
+        Guard.CheckUserArg(schedule is not null, nameof(o.FreezeSchedule), "Must not be null (use an empty array to freeze nothing).");
+        int hidden = o.HiddenLayerWidths.Length + (o.Architecture == NeuralNetworkArchitectureKind.Cnn ? o.ConvolutionChannels?.Length ?? 0 : 0);
+        Guard.CheckUserArg(schedule!.Length <= hidden, nameof(o.FreezeSchedule),
+            $"Gives {schedule.Length} fractions for {hidden} hidden layers; the output layer always trains, so give at most {hidden}.");
+        for (int i = 0; i < schedule.Length; i++)
+        {
+            Guard.CheckUserArg(schedule[i] >= 0 && schedule[i] <= 1, nameof(o.FreezeSchedule), $"Entry {i} (layer {i + 1}) must be in [0, 1], got {F(schedule[i])}.");
+            if (i > 0)
+            {
+                Guard.CheckUserArg(schedule[i] >= schedule[i - 1], nameof(o.FreezeSchedule),
+                    $"Layers freeze bottom-up: entry {i} (layer {i + 1}, {F(schedule[i])}) is below entry {i - 1} ({F(schedule[i - 1])}).");
+            }
+        }
     }
 
     /// <summary>
@@ -185,6 +204,22 @@ internal static class NeuralNetworkFitting
             var optimizer = NeuralNetworkOptimizers.Create(o, parameters, learnedWeights, ctx.Seed);
             owned.Add(optimizer);
 
+            long stepsPerEpoch = (x.shape[0] + o.BatchSize - 1) / o.BatchSize;
+            var freezeSteps = o.FreezeSchedule.Select(f => (long)Math.Round(f * o.NumberOfEpochs * stepsPerEpoch)).ToArray();
+            int frozenLayers = 0;
+            void FreezeDue(long stepsTaken)
+            {
+                for (; frozenLayers < freezeSteps.Length && stepsTaken >= freezeSteps[frozenLayers]; frozenLayers++)
+                {
+                    foreach (var p in module.LayerParameters(frozenLayers + 1))
+                    {
+                        p.requires_grad = false;
+                        p.grad = null; // the optimizer skips it from now on
+                    }
+                    ctx.Info($"Froze layer {frozenLayers + 1} before step {stepsTaken + 1} ({F(o.FreezeSchedule[frozenLayers])} of {o.NumberOfEpochs * stepsPerEpoch} steps).");
+                }
+            }
+
             string trainMetric = $"train {metric}", validationLoss = "validation loss", validationMetric = $"validation {metric}";
             var engine = new TrainingEngine<TensorBatch>(new TensorBatches([xd, yd], o.BatchSize, o.Shuffle ? ctx.CreateGenerator("shuffle", CPU) : null),
                 new TrainingEngineOptions
@@ -198,6 +233,7 @@ internal static class NeuralNetworkFitting
                 });
             engine.Add(new TrainingObjective<TensorBatch>("loss", optimizer, step =>
             {
+                FreezeDue(step.Step);
                 var output = module.forward(step.Batch[0]);
                 var loss = Loss(output, step.Batch[1], classification);
                 if (classification)
@@ -219,8 +255,23 @@ internal static class NeuralNetworkFitting
                 });
             }
 
+            if (o.CheckpointCallback is { } checkpoint)
+            {
+                checkpoint(new NeuralNetworkCheckpoint(module, 0, 0, stepsPerEpoch));
+                engine.OnStep(step => checkpoint(new NeuralNetworkCheckpoint(module, step.Epoch, step.Step + 1, stepsPerEpoch)));
+            }
+
             module.train();
-            var result = engine.Run();
+            TrainingResult result;
+            try
+            {
+                result = engine.Run();
+            }
+            finally
+            {
+                foreach (var p in parameters)
+                    p.requires_grad = true; // the frozen layers are trainable again in the returned network
+            }
             module.eval();
             var history = result.Epochs.Select(e => new NeuralNetworkEpoch(e.Epoch, e.Metrics["loss"], e.Metrics[trainMetric],
                 e.Metrics.Get(validationLoss), e.Metrics.Get(validationMetric))).ToList();

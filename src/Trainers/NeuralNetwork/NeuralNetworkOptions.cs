@@ -48,6 +48,8 @@ public abstract class NeuralNetworkOptions : ComponentOptions
         public static int[] HiddenLayerWidths() => [HiddenLayerWidth];
 
         public static int[] ConvolutionChannels() => [FirstConvolutionChannels, SecondConvolutionChannels];
+
+        public static double[] FreezeSchedule() => [];
     }
 
     /// <summary>Feature column: a known-size vector of Single. Default <c>Features</c>.</summary>
@@ -198,4 +200,23 @@ public abstract class NeuralNetworkOptions : ComponentOptions
     /// direction is kept) before the optimizer step; 0 turns clipping off. Non-negative. Default 0.
     /// </summary>
     public double MaxGradientNorm = Defaults.MaxGradientNorm;
+
+    /// <summary>
+    /// "Freeze training" (Raghu et al., SVCCA, arXiv:1706.05806): entry i is the fraction of the training run after which
+    /// layer i + 1 stops training (layers numbered from 1 as in <see cref="NeuralNetworkArchitecture"/>). The run is
+    /// <see cref="NumberOfEpochs"/> × mini-batches per epoch steps; layer i + 1 is frozen before step
+    /// round(fraction × run) (0 keeps it at its initial weights), and from then on its weights and biases get no gradient
+    /// and no update, and backward passes stop above it. Layers freeze bottom-up: each fraction in [0, 1], non-decreasing,
+    /// at most one per hidden layer (the output layer always trains). The optimizer must skip parameters without a
+    /// gradient, as every built-in one does. Empty (default) freezes nothing. Example: <c>[0.2, 0.3, 0.4]</c>.
+    /// </summary>
+    public double[] FreezeSchedule = Defaults.FreezeSchedule();
+
+    /// <summary>
+    /// Called with the network being trained before the first step and after every optimizer step (see
+    /// <see cref="NeuralNetworkCheckpoint"/>): to take activation snapshots over training (SVCCA's convergence study) or to
+    /// copy weights at chosen steps. It runs on the training thread and must not train, move or dispose the network; an
+    /// exception it throws ends the fit. Default null.
+    /// </summary>
+    public Action<NeuralNetworkCheckpoint>? CheckpointCallback;
 }

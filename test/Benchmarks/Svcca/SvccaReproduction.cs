@@ -1,5 +1,6 @@
 using Components.Core.Data;
 using Components.Core.Tensors;
+using Components.Trainers.NeuralNetwork;
 using Microsoft.ML;
 using System.Diagnostics;
 using System.Globalization;
@@ -11,10 +12,13 @@ using static TorchSharp.torch;
 namespace Components.Benchmarks.Svcca;
 
 /// <summary>
-/// <c>dotnet run -c Release --project test/Benchmarks -- svcca-repro [epochs] [imagesDir]</c>: reproduces the SVCCA
-/// paper's two MLP observations on Fashion-MNIST with a small TorchSharp MLP trained here (784-200-200-200-10, ReLU,
-/// Adam): (1) layer-by-layer SVCCA between two networks trained from different seeds vs a random-network baseline;
-/// (2) SVCCA of each layer with its own final state over training ("networks converge bottom up").
+/// <c>dotnet run -c Release --project test/Benchmarks -- svcca-repro [epochs] [imagesDir] [threads]</c>: reproduces the
+/// SVCCA paper's MLP experiments on Fashion-MNIST with networks trained by the suite's NeuralNetwork trainer
+/// (784-200-200-200-10, ReLU, Adam) and read through the LayerActivations transform: (1) layer-by-layer SVCCA between two
+/// networks trained from different seeds vs an untrained-network baseline; (2) SVCCA of each layer with its own final
+/// state over training, from the trainer's checkpoint callback ("networks converge bottom up"); (3) intrinsic
+/// dimensionality: test accuracy when a layer is replaced by its projection onto its top-k SVCCA directions (vs PCA and
+/// random directions); (4) freeze training (the trainer's FreezeSchedule): accuracy and backward compute saved.
 /// Writes PNG plots to docs/images (or <c>imagesDir</c>) and prints the measured numbers.
 /// </summary>
 internal static class SvccaReproduction
@@ -22,8 +26,12 @@ internal static class SvccaReproduction
     private const int Hidden = 200;
     private const int Probe = 2000;
     private const int BatchSize = 128;
+    private static readonly int[] Layers = [1, 2, 3, 4];
     private static readonly string[] LayerNames = ["h1", "h2", "h3", "logits"];
+    private static readonly long[] EarlySteps = [25, 50, 100, 200];
+    private static readonly int[] Ks = [1, 2, 3, 5, 10, 15, 20, 30, 50, 75, 100, 150, 200];
     private static readonly SvccaSettings K20 = SvccaSettings.Default with { Dimensions = 20 }; // the reference tutorial's choice
+    private static readonly double[][] FreezeSchedules = [[0.2, 0.3, 0.4], [0.5, 0.6, 0.7]];
 
     public static int Run(string[] args)
     {
@@ -34,24 +42,38 @@ internal static class SvccaReproduction
         Directory.CreateDirectory(images);
         var total = Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
-        var data = FashionMnist.Load(new MLContext(seed: 0));
-        var (trainX, trainY) = (DataLoading.LoadFeatures(data.Train, "Features"), DataLoading.LoadKeyLabels(data.Train, "Label").Labels);
+        var ml = new MLContext(seed: 0);
+        var data = FashionMnist.Load(ml);
+        var probeView = ml.Data.TakeRows(data.Test, Probe);
+        var evalView = ml.Data.SkipRows(data.Test, Probe);
+        var probe = DataLoading.LoadFeatures(probeView, "Features");
         var (testX, testY) = (DataLoading.LoadFeatures(data.Test, "Features"), DataLoading.LoadKeyLabels(data.Test, "Label").Labels);
-        var probe = testX.narrow(0, 0, Probe);
-        Console.WriteLine($"# SVCCA reproduction: Fashion-MNIST, train {trainX.shape[0]}, probe = first {Probe} test images, MLP 784-{Hidden}-{Hidden}-{Hidden}-10 ReLU, Adam 1e-3, batch {BatchSize}, {epochs} epochs, torch threads {torch.get_num_threads()}");
+        var evalY = DataLoading.LoadKeyLabels(evalView, "Label").Labels;
+        Console.WriteLine($"# SVCCA reproduction: Fashion-MNIST, NeuralNetwork trainer, MLP 784-{Hidden}-{Hidden}-{Hidden}-10 ReLU (He init), Adam 1e-3, batch {BatchSize}, {epochs} epochs; " +
+            $"probe = first {Probe} test images, evaluation = the other {testX.shape[0] - Probe}; torch threads {torch.get_num_threads()}; load {File.ReadAllText("/proc/loadavg").Trim()}");
 
-        // Network 1 with activation snapshots over training; network 2 from another seed; an untrained network.
+        // Network 1 with activation snapshots over training (the trainer's checkpoint callback); network 2 from another
+        // seed; an untrained network of the same architecture and initialisation.
         var checkpoints = new List<(double Epoch, Tensor[] Acts)>();
-        var net1 = Mlp(seed: 1);
-        checkpoints.Add((0, Activations(net1, probe)));
-        Train(net1, trainX, trainY, epochs, seed: 1, (epoch, acts) => checkpoints.Add((epoch, acts)), probe, earlySteps: [25, 50, 100, 200]);
-        var net2 = Mlp(seed: 2);
-        Train(net2, trainX, trainY, epochs, seed: 2, null, probe, []);
-        var random = Mlp(seed: 3);
-        var acts1 = checkpoints[^1].Acts;
-        var acts2 = Activations(net2, probe);
-        var actsRandom = Activations(random, probe);
-        Console.WriteLine($"test accuracy: net 1 {Accuracy(net1, testX, testY):P2}, net 2 {Accuracy(net2, testX, testY):P2}, untrained {Accuracy(random, testX, testY):P2} (training took {total.Elapsed.TotalSeconds:F0} s)");
+        long stepsPerEpoch = 0;
+        var (net1, time1) = Train(ml, data.Train, 1, epochs, [], c =>
+        {
+            stepsPerEpoch = c.StepsPerEpoch;
+            if (c.Step == 0 || EarlySteps.Contains(c.Step) || c.IsEpochEnd)
+                checkpoints.Add((c.EpochsDone, Snapshot(c.Module, probe)));
+        });
+        var (net2, time2) = Train(ml, data.Train, 2, epochs, [], null);
+        using var untrainedGenerator = new Generator(3);
+        using var untrained = NeuralNetworkModule.Create(net1.Architecture, untrainedGenerator);
+        var acts1 = LayerActivations(ml, net1, probeView);
+        var acts2 = LayerActivations(ml, net2, probeView);
+        Tensor[] actsRandom;
+        using (torch.no_grad())
+            actsRandom = untrained.ForwardLayers(probe, Layers);
+        double snapshotGap = acts1.Zip(checkpoints[^1].Acts).Max(p => (p.First - p.Second).abs().max().item<float>());
+        double acc1 = Accuracy(ml, net1, data.Test), acc2 = Accuracy(ml, net2, data.Test);
+        Console.WriteLine($"test accuracy: net 1 {Pct(acc1)}, net 2 {Pct(acc2)}, untrained {Pct(AccuracyFrom(untrained, 0, testX, testY))}; " +
+            $"fits {time1:F0} s and {time2:F0} s of user CPU; last checkpoint vs LayerActivations max |Δ| {snapshotGap:G3}");
 
         // (1) Layer-by-layer similarity across seeds vs baselines.
         using var gen = new Generator(4);
@@ -98,83 +120,215 @@ internal static class SvccaReproduction
             }
             ConvergencePlot(checkpoints.Select(c => c.Epoch).ToArray(), curves, Path.Combine(images, file), label);
         }
+
+        // (3) Intrinsic dimensionality: replace a hidden layer of net 1 by its projection onto k directions fitted on the probe.
+        IntrinsicDimensionality(ml, net1, net2, acts1, acts2, probeView, evalView, evalY, images);
+
+        // (4) Freeze training: the same seeds with lower layers frozen bottom-up early in training.
+        FreezeTraining(ml, data, epochs, epochs * stepsPerEpoch, [(net1, time1), (net2, time2)]);
+
+        net1.Dispose();
+        net2.Dispose();
         Console.WriteLine();
-        Console.WriteLine($"total {total.Elapsed.TotalSeconds:F0} s; plots in {images}");
+        Console.WriteLine($"total {total.Elapsed.TotalSeconds:F0} s; load {File.ReadAllText("/proc/loadavg").Trim()}; plots in {images}");
         return 0;
     }
 
-    private static nn.Module<Tensor, Tensor> Mlp(int seed)
+    private static (NeuralNetworkMulticlassModel Model, double Seconds) Train(MLContext ml, IDataView train, int seed, int epochs, double[] freeze,
+        Action<NeuralNetworkCheckpoint>? checkpoint)
     {
-        var net = nn.Sequential(
-            ("fc1", nn.Linear(784, Hidden)), ("relu1", nn.ReLU()),
-            ("fc2", nn.Linear(Hidden, Hidden)), ("relu2", nn.ReLU()),
-            ("fc3", nn.Linear(Hidden, Hidden)), ("relu3", nn.ReLU()),
-            ("fc4", nn.Linear(Hidden, 10)));
-        // PyTorch's default Linear initialisation (U(±1/√fan_in)), drawn from a per-network generator.
-        using var g = new Generator((ulong)seed);
-        using var noGrad = torch.no_grad();
-        foreach (var (name, p) in net.named_parameters())
+        // User CPU time of the process rather than wall time (or system time, which memory pressure inflates): on a shared machine the wall time of a fit follows the load.
+        var cpu = Process.GetCurrentProcess().UserProcessorTime;
+        var model = ml.MulticlassClassification.Trainers.NeuralNetwork(new NeuralNetworkMulticlassTrainer.Options
         {
-            long fanIn = name.EndsWith("weight", StringComparison.Ordinal) ? p.shape[1] : net.named_parameters().First(q => q.name == name.Replace("bias", "weight")).parameter.shape[1];
-            double bound = 1.0 / Math.Sqrt(fanIn);
-            using var u = torch.rand(p.shape, generator: g);
-            p.copy_(u * (2 * bound) - bound);
-        }
-        return net;
+            HiddenLayerWidths = [Hidden, Hidden, Hidden],
+            LearningRate = 1e-3,
+            BatchSize = BatchSize,
+            NumberOfEpochs = epochs,
+            FreezeSchedule = freeze,
+            CheckpointCallback = checkpoint,
+            Seed = seed,
+        }).Fit(train);
+        return (model, (Process.GetCurrentProcess().UserProcessorTime - cpu).TotalSeconds);
     }
 
-    /// <summary>Post-ReLU activations of h1, h2, h3 and the logits on <paramref name="x"/>: four [N, width] float32 tensors.</summary>
-    private static Tensor[] Activations(nn.Module<Tensor, Tensor> net, Tensor x)
+    /// <summary>Activations of every layer of the network being trained on the probe (a checkpoint), kept past the step.</summary>
+    private static Tensor[] Snapshot(NeuralNetworkModule module, Tensor probe)
     {
         using var noGrad = torch.no_grad();
-        var layers = ((TorchSharp.Modules.Sequential)(object)net).children().Cast<nn.Module<Tensor, Tensor>>().ToArray();
-        var acts = new List<Tensor>();
-        var h = x;
-        for (int i = 0; i < layers.Length; i++)
-        {
-            h = layers[i].call(h);
-            if (i % 2 == 1 || i == layers.Length - 1)
-                acts.Add(h.detach().clone());
-        }
-        return acts.ToArray();
+        return module.ForwardLayers(probe, Layers).Select(t => t.DetachFromDisposeScope()).ToArray();
     }
 
-    private static void Train(nn.Module<Tensor, Tensor> net, Tensor x, Tensor y, int epochs, int seed, Action<double, Tensor[]>? snapshot, Tensor probe, int[] earlySteps)
+    /// <summary>Every layer's activations (h1, h2, h3 post-ReLU; logits) on <paramref name="view"/>, through <c>ml.Transforms.LayerActivations</c>.</summary>
+    private static Tensor[] LayerActivations(MLContext ml, NeuralNetworkMulticlassModel model, IDataView view)
     {
-        var opt = optim.Adam(net.parameters(), lr: 1e-3);
-        var rng = new Random(seed);
-        long n = x.shape[0];
-        int steps = (int)((n + BatchSize - 1) / BatchSize);
-        for (int epoch = 1; epoch <= epochs; epoch++)
-        {
-            var perm = torch.tensor(Enumerable.Range(0, (int)n).OrderBy(_ => rng.Next()).Select(i => (long)i).ToArray());
-            double loss = 0;
-            for (int s = 0; s < steps; s++)
-            {
-                using var scope = torch.NewDisposeScope();
-                var idx = perm.narrow(0, s * BatchSize, Math.Min(BatchSize, n - s * BatchSize));
-                opt.zero_grad();
-                var l = nn.functional.cross_entropy(net.call(x.index_select(0, idx)), y.index_select(0, idx));
-                l.backward();
-                opt.step();
-                loss += l.item<float>();
-                if (epoch == 1 && snapshot is not null && earlySteps.Contains(s + 1))
-                    snapshot((s + 1.0) / steps, Activations(net, probe).Select(t => t.DetachFromDisposeScope()).ToArray());
-            }
-            perm.Dispose();
-            Console.WriteLine($"seed {seed} epoch {epoch}: train loss {loss / steps:F4}");
-            snapshot?.Invoke(epoch, Activations(net, probe));
-        }
+        using var transformer = ml.Transforms.LayerActivations(model, Layers).Fit(view);
+        return DataLoading.LoadVectors(transformer.Transform(view), Layers.Select(l => "Layer" + l).ToArray(), "activation");
     }
 
-    private static double Accuracy(nn.Module<Tensor, Tensor> net, Tensor x, Tensor y)
+    private static string Pct(double x, string format = "F2") => (100 * x).ToString(format, CultureInfo.InvariantCulture) + "%";
+
+    private static double Accuracy(MLContext ml, NeuralNetworkMulticlassModel model, IDataView test)
+        => ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
+
+    /// <summary>
+    /// Accuracy on labels <paramref name="y"/> of the rest of the MLP fed with <paramref name="h"/> as layer
+    /// <paramref name="layer"/>'s output (0: <paramref name="h"/> is the input), using the network's own weights.
+    /// </summary>
+    private static double AccuracyFrom(NeuralNetworkModule module, int layer, Tensor h, Tensor y)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        return net.call(x).argmax(1).eq(y).to(ScalarType.Float64).mean().item<double>();
+        var p = module.named_parameters().ToDictionary(t => t.name, t => t.parameter);
+        int count = module.Architecture.LayerCount;
+        var x = h.to(ScalarType.Float32);
+        for (int i = layer; i < count; i++)
+        {
+            x = nn.functional.linear(x, p[$"layers.{i}.weight"], p[$"layers.{i}.bias"]);
+            if (i < count - 1)
+                x = nn.functional.relu(x);
+        }
+        return x.argmax(1).eq(y).to(ScalarType.Float64).mean().item<double>();
     }
 
+    private static void IntrinsicDimensionality(MLContext ml, NeuralNetworkMulticlassModel net1, NeuralNetworkMulticlassModel net2, Tensor[] probe1, Tensor[] probe2,
+        IDataView probeView, IDataView evalView, Tensor evalY, string images)
+    {
+        var eval1 = LayerActivations(ml, net1, evalView);
+        double full = AccuracyFrom(net1.Module, 4, eval1[3], evalY);
+        Console.WriteLine();
+        Console.WriteLine($"Intrinsic dimensionality: accuracy of net 1 on the {evalY.shape[0]} evaluation images with one hidden layer replaced by " +
+            $"mean + its rank-k reconstruction from k directions fitted on the {Probe} probe images (unprojected: {Pct(full)}):");
+        Console.WriteLine();
+        Console.WriteLine("| layer | directions | " + string.Join(" | ", Ks.Select(k => "k=" + k)) + " |");
+        Console.WriteLine("|---|---|" + string.Concat(Enumerable.Repeat("---|", Ks.Length)));
+        using var gen = new Generator(5);
+        var curves = new List<(string Label, int Layer, int Style, double[] K, double[] Acc)>();
+        for (int l = 0; l < 3; l++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var a = probe1[l].to(ScalarType.Float64);
+            var mean = a.mean([0], keepdim: true);
+            var centred = a - mean;
+            var evalCentred = eval1[l].to(ScalarType.Float64) - mean;
+            // SVCCA directions of net 1's layer against the same layer of net 2 (99% variance SVD step), best ρ first.
+            var svcca = SvccaAnalysis.Compute(probe1[l], probe2[l]);
+            var zProbe = svcca.Project(probe1[l], SvccaSide.A);
+            var zEval = svcca.Project(eval1[l], SvccaSide.A);
+            // PCA directions of the layer itself (its SVCCA with itself keeps exactly its SVD subspace).
+            var (_, _, vh) = torch.linalg.svd(centred, fullMatrices: false);
+            var directions = new (string Name, Func<int, Tensor?> Project)[]
+            {
+                ($"SVCCA vs net 2 ({svcca.Components} dirs)", k =>
+                {
+                    if (k > svcca.Components)
+                        return null;
+                    var z = zProbe.narrow(1, 0, k);
+                    var r = torch.linalg.solve(z.t().matmul(z), z.t().matmul(centred)); // least-squares map variates → neurons
+                    return zEval.narrow(1, 0, k).matmul(r);
+                }),
+                ("PCA (itself)", k =>
+                {
+                    var v = vh.narrow(0, 0, k);
+                    return evalCentred.matmul(v.t()).matmul(v);
+                }),
+                ("random", k =>
+                {
+                    var (q, _) = torch.linalg.qr(torch.randn([Hidden, k], ScalarType.Float64, generator: gen));
+                    return evalCentred.matmul(q).matmul(q.t());
+                }),
+            };
+            for (int s = 0; s < directions.Length; s++)
+            {
+                var ks = new List<double>();
+                var accs = new List<double>();
+                var cells = new List<string>();
+                foreach (var k in Ks)
+                {
+                    using var kScope = torch.NewDisposeScope();
+                    var projected = directions[s].Project(k);
+                    if (projected is null)
+                    {
+                        cells.Add("–");
+                        continue;
+                    }
+                    double acc = AccuracyFrom(net1.Module, l + 1, projected + mean, evalY);
+                    ks.Add(k);
+                    accs.Add(acc);
+                    cells.Add(acc.ToString("F3", CultureInfo.InvariantCulture));
+                }
+                Console.WriteLine($"| {LayerNames[l]} | {directions[s].Name} | " + string.Join(" | ", cells) + " |");
+                curves.Add(($"{LayerNames[l]} {directions[s].Name}", l, s, [.. ks], [.. accs]));
+            }
+        }
+        var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        foreach (var (label, layer, style, ks, accs) in curves)
+        {
+            var sc = plt.Add.Scatter(ks.Select(Math.Log10).ToArray(), accs);
+            sc.LegendText = label;
+            sc.Color = palette.GetColor(layer);
+            sc.LinePattern = style switch { 0 => LinePattern.Solid, 1 => LinePattern.Dashed, _ => LinePattern.Dotted };
+        }
+        var line = plt.Add.HorizontalLine(full);
+        line.LinePattern = LinePattern.DenselyDashed;
+        line.Color = Colors.Gray;
+        line.LegendText = "unprojected";
+        plt.Axes.Bottom.SetTicks(Ks.Select(k => Math.Log10(k)).ToArray(), Ks.Select(k => k.ToString(CultureInfo.InvariantCulture)).ToArray());
+        plt.Axes.SetLimitsY(0, 1);
+        plt.XLabel("k (directions kept, log scale)");
+        plt.YLabel("test accuracy with the layer projected");
+        plt.Title("Intrinsic dimensionality: Fashion-MNIST MLP, net 1");
+        plt.ShowLegend(Alignment.UpperLeft);
+        plt.SavePng(Path.Combine(images, "svcca-intrinsic-dimensionality.png"), 900, 560);
+    }
 
+    private static void FreezeTraining(MLContext ml, FashionMnistData data, int epochs, long steps, (NeuralNetworkMulticlassModel Model, double Seconds)[] normal)
+    {
+        int[] dims = [784, Hidden, Hidden, Hidden, 10];
+        var (normalForward, normalBackward) = Flops(dims, [], steps);
+        Console.WriteLine();
+        Console.WriteLine($"Freeze training: layer i frozen before step round(fraction_i × {steps}); the same seeds (1, 2) as nets 1 and 2 " +
+            "(net 1's fit also took its checkpoints). " +
+            "FLOPs: multiply-adds × 2 of the dense layers' forward and backward GEMMs (weight and input gradients; none below the lowest trainable layer), biases ignored.");
+        Console.WriteLine();
+        Console.WriteLine("| schedule (h1, h2, h3) | test accuracy seed 1 / 2 | final-epoch train accuracy seed 1 / 2 | backward FLOPs vs normal | training FLOPs vs normal | Fit user CPU time seed 1 / 2 (s) |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        void Row(string name, (NeuralNetworkMulticlassModel Model, double Seconds)[] runs, double[] schedule)
+        {
+            var (f, b) = Flops(dims, schedule, steps);
+            Console.WriteLine($"| {name} | {string.Join(" / ", runs.Select(r => Pct(Accuracy(ml, r.Model, data.Test))))} | " +
+                $"{string.Join(" / ", runs.Select(r => Pct(r.Model.TrainingHistory[^1].TrainingMetric)))} | " +
+                $"{Pct(b / normalBackward, "F1")} | {Pct((f + b) / (normalForward + normalBackward), "F1")} | {string.Join(" / ", runs.Select(r => r.Seconds.ToString("F0", CultureInfo.InvariantCulture)))} |");
+        }
+        Row("none (normal training)", normal, []);
+        foreach (var schedule in FreezeSchedules)
+        {
+            var runs = new[] { 1, 2 }.Select(seed => Train(ml, data.Train, seed, epochs, schedule, null)).ToArray();
+            Row($"{string.Join(", ", schedule.Select(s => s.ToString("0.##", CultureInfo.InvariantCulture)))}", runs, schedule);
+            foreach (var r in runs)
+                r.Model.Dispose();
+        }
+    }
+
+    /// <summary>Forward and backward FLOPs of a run of <paramref name="steps"/> steps of an MLP with layer widths <paramref name="dims"/>, per example.</summary>
+    private static (double Forward, double Backward) Flops(int[] dims, double[] schedule, long steps)
+    {
+        var freezeAt = schedule.Select(f => (long)Math.Round(f * steps)).ToArray();
+        double forward = 0, backward = 0;
+        for (long s = 0; s < steps; s++)
+        {
+            int frozen = freezeAt.Count(at => s >= at);
+            for (int i = 0; i < dims.Length - 1; i++)
+            {
+                double gemm = 2.0 * dims[i] * dims[i + 1];
+                forward += gemm;
+                if (i >= frozen)
+                    backward += gemm + (i > frozen ? gemm : 0); // weight gradient; input gradient unless it is the lowest trainable layer
+            }
+        }
+        return (forward, backward);
+    }
 
     private static void BarPlot(double[] seeds, double[] randomNet, double[] noise, string path)
     {

@@ -68,4 +68,7 @@ internal sealed class CnnModule : NeuralNetworkModule
         }
         return dense[last].forward(x);
     }
+
+    internal override IEnumerable<Parameter> LayerParameters(int layer)
+        => layer <= convs.Count ? convs[layer - 1].parameters() : dense[layer - convs.Count - 1].parameters();
 }

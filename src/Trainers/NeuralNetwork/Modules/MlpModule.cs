@@ -35,4 +35,6 @@ internal sealed class MlpModule : NeuralNetworkModule
         }
         return layers[last].forward(x);
     }
+
+    internal override IEnumerable<Parameter> LayerParameters(int layer) => layers[layer - 1].parameters();
 }

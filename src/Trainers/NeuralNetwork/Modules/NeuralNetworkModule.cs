@@ -81,6 +81,9 @@ public abstract class NeuralNetworkModule : nn.Module<Tensor, Tensor>
     /// <summary>The forward pass; when <paramref name="captured"/> is given, stores hidden layer l's output in captured[l].</summary>
     private protected abstract Tensor Run(Tensor input, Tensor?[]? captured);
 
+    /// <summary>The weights and biases of layer <paramref name="layer"/> (1-based, as in <see cref="ForwardLayers"/>).</summary>
+    internal abstract IEnumerable<TorchSharp.Modules.Parameter> LayerParameters(int layer);
+
     /// <summary>Applies the architecture's activation.</summary>
     private protected Tensor Activate(Tensor x) => Architecture.Activation switch
     {
