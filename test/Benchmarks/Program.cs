@@ -29,6 +29,7 @@ public static class Program
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
         ["nngp-repro"] = ("NNGP reproduction: Fashion-MNIST accuracy vs n, baselines, variance vs error", Nngp.NngpReproduction.Run),
+        ["nngp-cg"] = ("NNGP matrix-free conjugate gradients on the full Fashion-MNIST (n = 60,000): accuracy, time, peak memory", Nngp.NngpMatrixFreeRun.Run),
         ["rebar-repro"] = ("REBAR reproduction: toy E[(b − 0.45)²] and a sigmoid belief network on binarized Fashion-MNIST per estimator: log-variance over training (+ PNG), ELBO/IWAE", Rebar.RebarRepro.Run),
         ["rebar-bench"] = ("REBAR: cost per gradient estimate per estimator (passes of f, ms/step at batch 24 and 256), variance, variance × cost", Rebar.RebarBench.Run),
         ["sensitivity-study"] = ("Sensitivity and generalization: ≥ 100 Fashion-MNIST MLPs, Jacobian norm vs gap (Spearman, bootstrap), AUROC (+ CSV, PNG)", Sensitivity.SensitivityStudy.Run),
