@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -21,7 +23,7 @@ internal static class HierarchicalRnnInPlaceStep
     /// <paramref name="state"/> in place. Call under no_grad inside a dispose scope.
     /// </summary>
     public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, bool allowFused = true,
-        double maxLogLearningRate = HierarchicalRnnUpdate.MaxLogLearningRate)
+        double maxLogLearningRate = HierarchicalRnnUpdate.MaxLogLearningRate, Scratch? scratch = null)
     {
         var a = meta.Architecture;
         int k = a.GradientScales;
@@ -74,7 +76,7 @@ internal static class HierarchicalRnnInPlaceStep
                     StepSizeOffset = meta.StepSizeOffset.item<float>(), LrMomentum = lrMomentum.item<float>(), MeanLogLr = meanLogLr.item<float>(),
                     MaxLogLr = (float)maxLogLearningRate,
                 };
-                ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal);
+                ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal, scratch);
                 continue;
             }
             long n = s.LogLearningRate.numel();
@@ -168,12 +170,13 @@ internal static class HierarchicalRnnInPlaceStep
 
     /// <summary>One tensor's step with <see cref="HierarchicalRnnFusedCpuStep"/>: pass 1, the tensor GRU on the sums, pass 2.</summary>
     private static unsafe void ApplyFused(HierarchicalRnnMetaParameters meta, HierarchicalRnnFusedCpuStep.Weights w, Parameter parameter, Tensor gradient,
-        HierarchicalRnnTensorState s, Tensor bias, Tensor tensorBiasFromGlobal)
+        HierarchicalRnnTensorState s, Tensor bias, Tensor tensorBiasFromGlobal, Scratch? scratch)
     {
         long n = s.LogLearningRate.numel();
         int ix = 3 * w.K;
         var g = gradient.reshape(-1).to(ScalarType.Float32).contiguous();
-        var update = empty(n, ScalarType.Float32);
+        // The update buffer between the passes: the caller's reused one (a fresh 4n bytes every step costs page faults), else a tensor.
+        float* updatePointer = scratch is not null ? scratch.Get(n) : HierarchicalRnnFusedCpuStep.Pointer(empty(n, ScalarType.Float32));
         var d = new HierarchicalRnnFusedCpuStep.TensorData
         {
             N = n,
@@ -188,14 +191,31 @@ internal static class HierarchicalRnnInPlaceStep
             FirstStep = s.Steps == 0,
         };
         var sums = new double[w.P + ix];
-        HierarchicalRnnFusedCpuStep.Pass1(w, Floats(bias), d, HierarchicalRnnFusedCpuStep.Pointer(update), sums.AsSpan(0, w.P), sums.AsSpan(w.P), out double sumD2);
+        HierarchicalRnnFusedCpuStep.Pass1(w, Floats(bias), d, updatePointer, sums.AsSpan(0, w.P), sums.AsSpan(w.P), out double sumD2);
         // Per-tensor GRU on the mean of [h', x] (old tensor state).
         var tensorInput = tensor(sums.Select(v => (float)(v / n)).ToArray(), [1, w.P + ix], ScalarType.Float32);
         var tensorHidden = Gru(tensorInput, s.TensorHidden, meta.TensorGru, tensorBiasFromGlobal);
         float inverseRms = (float)(1 / Math.Sqrt((float)(sumD2 / n) + (float)HierarchicalRnnUpdate.Epsilon));
-        HierarchicalRnnFusedCpuStep.Pass2(d.Theta, HierarchicalRnnFusedCpuStep.Pointer(update), n, inverseRms);
+        HierarchicalRnnFusedCpuStep.Pass2(d.Theta, updatePointer, n, inverseRms);
         s.TensorHidden.copy_(tensorHidden);
         s.Steps++;
+    }
+
+    /// <summary>
+    /// A reusable float32 buffer for the fused kernel's per-tensor update between its two passes (pinned, grown on demand,
+    /// never shrunk; one per optimizer, which steps on one thread at a time).
+    /// </summary>
+    internal sealed unsafe class Scratch
+    {
+        private float[] _buffer = [];
+
+        /// <summary>A pointer to at least <paramref name="n"/> floats (contents undefined), valid until the next call.</summary>
+        public float* Get(long n)
+        {
+            if (_buffer.Length < n)
+                _buffer = GC.AllocateUninitializedArray<float>(checked((int)n), pinned: true);
+            return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+        }
     }
 
     /// <summary><c>bias + x·w</c> (bias broadcast over the rows), one fused BLAS call.</summary>
