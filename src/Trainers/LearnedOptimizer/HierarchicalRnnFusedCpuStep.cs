@@ -13,7 +13,8 @@ namespace Components.Trainers.LearnedOptimizer;
 /// per-parameter GRU (weights broadcast from L1), the four outputs and the per-tensor sums of [h', x] and δ² are all
 /// computed in registers in one pass over the state; a second pass applies θ ← θ − exp(λ + o)·δ / rms(δ). The state
 /// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed in and out
-/// (generic shapes: through a small stack buffer; the default shape: gathers and permutes, see <see cref="Pass1Default"/>).
+/// (generic shapes: through a small stack buffer; the default shape: row loads and stores with in-register transposes and
+/// permutes, see <see cref="Pass1Default"/>).
 /// </summary>
 internal static unsafe class HierarchicalRnnFusedCpuStep
 {
@@ -237,8 +238,9 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     /// <summary>
     /// <see cref="Pass1"/> for the default architecture (K = 4, P = 10, 12 inputs) on the full 16-parameter blocks, the
     /// rest by <see cref="Pass1Generic"/>: the GRU's three 10-column matvecs run input-outer with ten accumulators in
-    /// registers (independent FMA chains instead of one 22-long chain per column); the block's [16, 4] and [16, 10]
-    /// state is read with hardware gathers.
+    /// registers (independent FMA chains instead of one 22-long chain per column); the block's [16, 10] GRU state is
+    /// read and written as 16 rows with a 16 × 16 transpose in registers (<see cref="Transpose16"/>), its [16, 4]
+    /// momentum and mean squares as four 64-byte rows with two rounds of permutes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pass1Default(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
