@@ -69,7 +69,7 @@ public static partial class StepBenchmark
         Console.WriteLine();
         Console.WriteLine($"learned, fused: the fused float32 CPU kernel (HierarchicalRnnFusedCpuStep; Vector512 in hardware: {HierarchicalRnnFusedCpuStep.IsSupported}); learned, libtorch in place: the element-wise libtorch path it replaced on the CPU");
         Console.WriteLine();
-        Console.WriteLine("| parameters | Adam | learned, pure Step | learned, libtorch in place (before) | learned, fused (after) | after / Adam | before / after | achieved GFLOP/s (after) | % of GEMM rate | extra peak RSS per step: Adam / pure / before / after | wall: Adam / pure / before / after |");
+        Console.WriteLine($"| parameters | Adam | learned, pure Step | learned, libtorch in place | learned, fused | fused / Adam | libtorch / fused | achieved GFLOP/s (fused) | % of {threads}-thread GEMM rate | extra peak RSS per step: Adam / pure / libtorch / fused | wall: Adam / pure / libtorch / fused |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         using var meta = HierarchicalRnnMetaParameters.LoadShipped();
         foreach (long n in sizes)
