@@ -13,7 +13,8 @@ namespace Components.Trainers.LearnedOptimizer;
 /// per-parameter GRU (weights broadcast from L1), the four outputs and the per-tensor sums of [h', x] and δ² are all
 /// computed in registers in one pass over the state; a second pass applies θ ← θ − exp(λ + o)·δ / rms(δ). The state
 /// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed in and out
-/// (generic shapes: through a small stack buffer; the default shape: gathers and permutes, see <see cref="Pass1Default"/>).
+/// (generic shapes: through a small stack buffer; the default shape: row loads and stores with in-register transposes and
+/// permutes, see <see cref="Pass1Default"/>).
 /// </summary>
 internal static unsafe class HierarchicalRnnFusedCpuStep
 {
@@ -237,8 +238,9 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     /// <summary>
     /// <see cref="Pass1"/> for the default architecture (K = 4, P = 10, 12 inputs) on the full 16-parameter blocks, the
     /// rest by <see cref="Pass1Generic"/>: the GRU's three 10-column matvecs run input-outer with ten accumulators in
-    /// registers (independent FMA chains instead of one 22-long chain per column); the block's [16, 4] and [16, 10]
-    /// state is read with hardware gathers.
+    /// registers (independent FMA chains instead of one 22-long chain per column); the block's [16, 10] GRU state is
+    /// read and written as 16 rows with a 16 × 16 transpose in registers (<see cref="Transpose16"/>), its [16, 4]
+    /// momentum and mean squares as four 64-byte rows with two rounds of permutes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pass1Default(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
@@ -252,7 +254,12 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         for (int j = 0; j < p; j++) accH[j] = Vector512<float>.Zero;
         for (int j = 0; j < ix; j++) accX[j] = Vector512<float>.Zero;
         var accD = Vector512<float>.Zero;
-        var lane = stackalloc float[W];
+        var rows = stackalloc Vector512<float>[W]; // the block's [16, 10] GRU state as 16 rows (lanes 10–15: the next row's start, unused)
+        var hT = stackalloc Vector512<float>[W];   // its transpose: hT[q] = state q of the 16 parameters (q ≥ 10: unused)
+        var hOut = stackalloc Vector512<float>[W]; // the new state, transposed back into rows on the way out (q ≥ 10: zero)
+        for (int q = 0; q < W; q++) hOut[q] = Vector512<float>.Zero;
+        var mIn = stackalloc Vector512<float>[k];
+        var vIn = stackalloc Vector512<float>[k];
         var mOut = stackalloc Vector512<float>[k];
         var vOut = stackalloc Vector512<float>[k];
         // Store16x4's permutations: pairs (c0, c1) / (c2, c3) interleaved for parameters 0–7 / 8–15, then quads.
@@ -260,8 +267,12 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         var pairHi = pairLo + Vector512.Create(8);
         var quad0 = Vector512.Create(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
         var quad1 = quad0 + Vector512.Create(8);
-        var idxK = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * k;
-        var idxP = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * p;
+        // Load16x4's: (c0, c1) / (c2, c3) of parameters 0–7 from the first two rows, then halves joined.
+        var splitLo = Vector512.Create(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+        var splitHi = splitLo + Vector512.Create(2);
+        var joinLo = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        var joinHi = joinLo + Vector512.Create(8);
+        var lastRow = Vector512.Create(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0).AsSingle(); // the 16th row's 10 values
         var eps = Vector512.Create((float)HierarchicalRnnUpdate.Epsilon);
         float maxLr = w.MaxLogLr;
         var invK = Vector512.Create(1f / k);
@@ -277,17 +288,26 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
                 var beta = Vector512.Load(d.InputDecay + start);
                 var sigma = Vector512.Load(d.ScaleDecay + start);
                 var logLr = Vector512.Load(d.LogLr + start);
+                // The [16, 10] state block in by 16 row loads (the last one masked: it would read past the block) and a
+                // 16 × 16 transpose in registers.
+                for (int l = 0; l < W - 1; l++)
+                    rows[l] = Vector512.Load(ph + l * p);
+                rows[W - 1] = Avx512F.MaskLoad(ph + (W - 1) * p, lastRow, Vector512<float>.Zero);
+                Transpose16(rows, hT);
                 for (int j = 0; j < p; j++)
-                    xh[ix + j] = hb[j] = Gather16(ph + j, idxP, p);
+                    xh[ix + j] = hb[j] = hT[j];
+                Load16x4(pm, mIn, splitLo, splitHi, joinLo, joinHi);
+                if (!first)
+                    Load16x4(pv, vIn, splitLo, splitHi, joinLo, joinHi);
 
                 var lmsMean = Vector512<float>.Zero;
                 for (int j = 0; j < k; j++)
                 {
                     if (j > 0)
                         beta = Vector512.Sqrt(beta);
-                    var m = Vector512.FusedMultiplyAdd(Gather16(pm + j, idxK, k) - g, beta, g);
+                    var m = Vector512.FusedMultiplyAdd(mIn[j] - g, beta, g);
                     var sq = m * m;
-                    var v = first ? sq : Vector512.FusedMultiplyAdd(Gather16(pv + j, idxK, k) - sq, sigma, sq);
+                    var v = first ? sq : Vector512.FusedMultiplyAdd(vIn[j] - sq, sigma, sq);
                     mOut[j] = m;
                     vOut[j] = v;
                     var ve = v + eps;
@@ -326,9 +346,14 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
                     o1 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[p + q]), o1);
                     o2 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[2 * p + q]), o2);
                     o3 = Vector512.FusedMultiplyAdd(hn, Vector512.Create(ow[3 * p + q]), o3);
-                    Vector512.Store(hn, lane);
-                    for (int l = 0; l < W; l++) ph[l * p + q] = lane[l];
+                    hOut[q] = hn;
                 }
+                // The new state out: transposed back into rows, stored in order (each row's 6 extra lanes land on the
+                // next row's start, which the next store overwrites; the last row masked).
+                Transpose16(hOut, rows);
+                for (int l = 0; l < W - 1; l++)
+                    Vector512.Store(rows[l], ph + l * p);
+                Avx512F.MaskStore(ph + (W - 1) * p, lastRow, rows[W - 1]);
                 for (int i = 0; i < ix; i++)
                     accX[i] += xh[i];
                 var delta = o0;
@@ -378,10 +403,97 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         Vector512.Store(Avx512F.PermuteVar16x32x2(t1, quad1, u1), dst + 48);
     }
 
-    /// <summary>16 floats at src[l·stride], l &lt; 16 (two AVX2 gathers; <paramref name="index"/> = 0, stride, …, 7·stride).</summary>
+    /// <summary>
+    /// Reads the row-major [16, 4] block at src as four column vectors c[j] (16 parameters each): four 64-byte loads and
+    /// two rounds of two-source permutes (the inverse of <see cref="Store16x4"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Gather16(float* src, Vector256<int> index, int stride) =>
-        Vector512.Create(Avx2.GatherVector256(src, index, 4), Avx2.GatherVector256(src + 8 * stride, index, 4));
+    private static void Load16x4(float* src, Vector512<float>* c, Vector512<int> splitLo, Vector512<int> splitHi, Vector512<int> joinLo, Vector512<int> joinHi)
+    {
+        Vector512<float> r0 = Vector512.Load(src), r1 = Vector512.Load(src + 16), r2 = Vector512.Load(src + 32), r3 = Vector512.Load(src + 48);
+        var a0 = Avx512F.PermuteVar16x32x2(r0, splitLo, r1); // c0[0..7], c1[0..7]
+        var a1 = Avx512F.PermuteVar16x32x2(r0, splitHi, r1); // c2[0..7], c3[0..7]
+        var a2 = Avx512F.PermuteVar16x32x2(r2, splitLo, r3); // c0[8..15], c1[8..15]
+        var a3 = Avx512F.PermuteVar16x32x2(r2, splitHi, r3);
+        c[0] = Avx512F.PermuteVar16x32x2(a0, joinLo, a2);
+        c[1] = Avx512F.PermuteVar16x32x2(a0, joinHi, a2);
+        c[2] = Avx512F.PermuteVar16x32x2(a1, joinLo, a3);
+        c[3] = Avx512F.PermuteVar16x32x2(a1, joinHi, a3);
+    }
+
+    /// <summary>
+    /// dst[j][i] = src[i][j] for a 16 × 16 float32 matrix held as 16 vectors: the usual four rounds of in-lane unpacks,
+    /// in-lane shuffles and two rounds of 128-bit block shuffles (64 shuffles; exact: values are only moved).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose16(Vector512<float>* src, Vector512<float>* dst)
+    {
+        // Written out (no loops, no stack arrays): the JIT keeps the 16 intermediates in registers.
+        var t0 = Avx512F.UnpackLow(src[0], src[1]);
+        var t1 = Avx512F.UnpackHigh(src[0], src[1]);
+        var t2 = Avx512F.UnpackLow(src[2], src[3]);
+        var t3 = Avx512F.UnpackHigh(src[2], src[3]);
+        var t4 = Avx512F.UnpackLow(src[4], src[5]);
+        var t5 = Avx512F.UnpackHigh(src[4], src[5]);
+        var t6 = Avx512F.UnpackLow(src[6], src[7]);
+        var t7 = Avx512F.UnpackHigh(src[6], src[7]);
+        var t8 = Avx512F.UnpackLow(src[8], src[9]);
+        var t9 = Avx512F.UnpackHigh(src[8], src[9]);
+        var t10 = Avx512F.UnpackLow(src[10], src[11]);
+        var t11 = Avx512F.UnpackHigh(src[10], src[11]);
+        var t12 = Avx512F.UnpackLow(src[12], src[13]);
+        var t13 = Avx512F.UnpackHigh(src[12], src[13]);
+        var t14 = Avx512F.UnpackLow(src[14], src[15]);
+        var t15 = Avx512F.UnpackHigh(src[14], src[15]);
+        var u0 = Avx512F.Shuffle(t0, t2, 0x44);
+        var u1 = Avx512F.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx512F.Shuffle(t1, t3, 0x44);
+        var u3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx512F.Shuffle(t4, t6, 0x44);
+        var u5 = Avx512F.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx512F.Shuffle(t5, t7, 0x44);
+        var u7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        var u8 = Avx512F.Shuffle(t8, t10, 0x44);
+        var u9 = Avx512F.Shuffle(t8, t10, 0xEE);
+        var u10 = Avx512F.Shuffle(t9, t11, 0x44);
+        var u11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        var u12 = Avx512F.Shuffle(t12, t14, 0x44);
+        var u13 = Avx512F.Shuffle(t12, t14, 0xEE);
+        var u14 = Avx512F.Shuffle(t13, t15, 0x44);
+        var u15 = Avx512F.Shuffle(t13, t15, 0xEE);
+        t0 = Avx512F.Shuffle4x128(u0, u4, 0x88);
+        t4 = Avx512F.Shuffle4x128(u0, u4, 0xDD);
+        t1 = Avx512F.Shuffle4x128(u1, u5, 0x88);
+        t5 = Avx512F.Shuffle4x128(u1, u5, 0xDD);
+        t2 = Avx512F.Shuffle4x128(u2, u6, 0x88);
+        t6 = Avx512F.Shuffle4x128(u2, u6, 0xDD);
+        t3 = Avx512F.Shuffle4x128(u3, u7, 0x88);
+        t7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
+        t8 = Avx512F.Shuffle4x128(u8, u12, 0x88);
+        t12 = Avx512F.Shuffle4x128(u8, u12, 0xDD);
+        t9 = Avx512F.Shuffle4x128(u9, u13, 0x88);
+        t13 = Avx512F.Shuffle4x128(u9, u13, 0xDD);
+        t10 = Avx512F.Shuffle4x128(u10, u14, 0x88);
+        t14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
+        t11 = Avx512F.Shuffle4x128(u11, u15, 0x88);
+        t15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
+        dst[0] = Avx512F.Shuffle4x128(t0, t8, 0x88);
+        dst[8] = Avx512F.Shuffle4x128(t0, t8, 0xDD);
+        dst[1] = Avx512F.Shuffle4x128(t1, t9, 0x88);
+        dst[9] = Avx512F.Shuffle4x128(t1, t9, 0xDD);
+        dst[2] = Avx512F.Shuffle4x128(t2, t10, 0x88);
+        dst[10] = Avx512F.Shuffle4x128(t2, t10, 0xDD);
+        dst[3] = Avx512F.Shuffle4x128(t3, t11, 0x88);
+        dst[11] = Avx512F.Shuffle4x128(t3, t11, 0xDD);
+        dst[4] = Avx512F.Shuffle4x128(t4, t12, 0x88);
+        dst[12] = Avx512F.Shuffle4x128(t4, t12, 0xDD);
+        dst[5] = Avx512F.Shuffle4x128(t5, t13, 0x88);
+        dst[13] = Avx512F.Shuffle4x128(t5, t13, 0xDD);
+        dst[6] = Avx512F.Shuffle4x128(t6, t14, 0x88);
+        dst[14] = Avx512F.Shuffle4x128(t6, t14, 0xDD);
+        dst[7] = Avx512F.Shuffle4x128(t7, t15, 0x88);
+        dst[15] = Avx512F.Shuffle4x128(t7, t15, 0xDD);
+    }
 
     /// <summary>out[j] = b[j] + Σ_i in[i]·wg[i, j] for ten columns j, the accumulators in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -406,6 +518,30 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         }
         outp[0] = a0; outp[1] = a1; outp[2] = a2; outp[3] = a3; outp[4] = a4;
         outp[5] = a5; outp[6] = a6; outp[7] = a7; outp[8] = a8; outp[9] = a9;
+    }
+
+    /// <summary>
+    /// Whether every value of <paramref name="t"/> is finite: one vectorised pass over a contiguous float32 CPU tensor
+    /// (libtorch's isfinite().all() makes three passes and two temporaries), libtorch's otherwise.
+    /// </summary>
+    public static bool AllFinite(Tensor t)
+    {
+        if (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.device_type != DeviceType.CPU)
+            return t.isfinite().all().item<bool>();
+        long n = t.numel();
+        if (n == 0)
+            return true;
+        float* p = Pointer(t);
+        // A float is NaN or ±∞ exactly when its exponent bits are all ones.
+        var expMask = Vector256.Create(0x7F800000);
+        var bad = Vector256<int>.Zero;
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+            bad |= Vector256.Equals(Vector256.Load((int*)(p + i)) & expMask, expMask);
+        bool ok = bad == Vector256<int>.Zero;
+        for (; i < n; i++)
+            ok &= float.IsFinite(p[i]);
+        return ok;
     }
 
     /// <summary>Pass 2: θ ← θ − scale·update.</summary>
@@ -441,8 +577,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
         p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-        var pow2 = Vector512.ShiftLeft(t.AsInt32() - Vector512.Create(0x4B400000 - 127), 23).AsSingle();
-        return p * pow2;
+        return Avx512F.Scale(p, n); // p·2ⁿ (vscalefps; n is an integer in [−126, 127] after the clamp)
     }
 
     /// <summary>
@@ -452,9 +587,8 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Log(Vector512<float> x)
     {
-        var bits = x.AsInt32();
-        var e = Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127));
-        var m = ((bits & Vector512.Create(0x007FFFFF)) | Vector512.Create(0x3F800000)).AsSingle();
+        var e = Avx512F.GetExponent(x);     // ⌊log₂ x⌋ (vgetexpps)
+        var m = Avx512F.GetMantissa(x, 0);  // x / 2^e ∈ [1, 2) (vgetmantps)
         var big = Vector512.GreaterThan(m, Vector512.Create(1.41421356f));
         m = Vector512.ConditionalSelect(big, m * Vector512.Create(0.5f), m);
         e += Vector512<float>.One & big;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -21,7 +23,7 @@ internal static class HierarchicalRnnInPlaceStep
     /// <paramref name="state"/> in place. Call under no_grad inside a dispose scope.
     /// </summary>
     public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, bool allowFused = true,
-        double maxLogLearningRate = HierarchicalRnnUpdate.MaxLogLearningRate)
+        double maxLogLearningRate = HierarchicalRnnUpdate.MaxLogLearningRate, Scratch? scratch = null)
     {
         var a = meta.Architecture;
         int k = a.GradientScales;
@@ -50,12 +52,19 @@ internal static class HierarchicalRnnInPlaceStep
         // One GEMM for the GRU's input and state: [x, h]·[[Wx_gates, Wx_c], [Wh_gates, 0]], computed transposed ([3P, n],
         // feature-major) so that every gate, candidate and output row below is contiguous and the element-wise kernels vectorise.
         long ix = a.InputSize;
-        var wCatT = cat([gWx, cat([gWh.narrow(1, 0, 2 * p), zeros(p, p, dtype, device)], 1)], 0).t().contiguous(); // [3P, I + P]
-        var whCandidateT = gWh.narrow(1, 2 * p, p).t().contiguous(); // [P, P]
+        // (Built on first use: a step whose tensors all take the fused kernel needs none of them.)
+        Tensor? wCatT = null, whCandidateT = null;
         // The four per-parameter output projections as one [4, P] matrix: direction, scale decay, input decay, log-lr change.
         var outWT = stack([meta.UpdateWeights, meta.ScaleDecay.W, meta.InputDecay.W, meta.LearningRateChange.W], 0);
         var outB = cat([zeros(1, dtype, device), meta.ScaleDecay.B, meta.InputDecay.B, meta.LearningRateChange.B]).unsqueeze(1);
         var shortcut = meta.ShortcutWeights;
+        void BuildLibtorchMatrices()
+        {
+            if (wCatT is not null)
+                return;
+            wCatT = cat([gWx, cat([gWh.narrow(1, 0, 2 * p), zeros(p, p, dtype, device)], 1)], 0).t().contiguous().MoveToOuterDisposeScope(); // [3P, I + P]
+            whCandidateT = gWh.narrow(1, 2 * p, p).t().contiguous().MoveToOuterDisposeScope(); // [P, P]
+        }
         bool fusedDtype = allowFused && HierarchicalRnnFusedCpuStep.IsSupported && dtype == ScalarType.Float32 && device.type == DeviceType.CPU;
         HierarchicalRnnFusedCpuStep.Weights? fusedWeights = null;
 
@@ -74,10 +83,11 @@ internal static class HierarchicalRnnInPlaceStep
                     StepSizeOffset = meta.StepSizeOffset.item<float>(), LrMomentum = lrMomentum.item<float>(), MeanLogLr = meanLogLr.item<float>(),
                     MaxLogLr = (float)maxLogLearningRate,
                 };
-                ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal);
+                ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal, scratch);
                 continue;
             }
             long n = s.LogLearningRate.numel();
+            BuildLibtorchMatrices();
 
             // Everything per parameter runs feature-major ([features, n]): the state's [n, K] and [n, P] layouts (inner
             // size 4 or 10) keep libtorch's element-wise kernels from vectorising, so they are transposed once in and out.
@@ -121,11 +131,11 @@ internal static class HierarchicalRnnInPlaceStep
 
             // Per-parameter GRU, feature-major: pre = Wcatᵀ·[x, h]ᵀ + bias ([3P, n]).
             var bias = AddMm(paramBiasFromGlobal, s.TensorHidden, ptW).t(); // [3P, 1]
-            var pre = wCatT.mm(xh).add_(bias);
+            var pre = wCatT!.mm(xh).add_(bias);
             var gates = pre.narrow(0, 0, 2 * p).sigmoid_();
             var reset = gates.narrow(0, 0, p);
             var keep = gates.narrow(0, p, p);
-            var candidate = pre.narrow(0, 2 * p, p).add_(whCandidateT.mm(reset.mul(hT))).tanh_();
+            var candidate = pre.narrow(0, 2 * p, p).add_(whCandidateT!.mm(reset.mul(hT))).tanh_();
             hT.sub_(candidate).mul_(keep).add_(candidate); // h' = u⊙h + (1 − u)⊙c
             h.copy_(hT.t());
 
@@ -168,12 +178,13 @@ internal static class HierarchicalRnnInPlaceStep
 
     /// <summary>One tensor's step with <see cref="HierarchicalRnnFusedCpuStep"/>: pass 1, the tensor GRU on the sums, pass 2.</summary>
     private static unsafe void ApplyFused(HierarchicalRnnMetaParameters meta, HierarchicalRnnFusedCpuStep.Weights w, Parameter parameter, Tensor gradient,
-        HierarchicalRnnTensorState s, Tensor bias, Tensor tensorBiasFromGlobal)
+        HierarchicalRnnTensorState s, Tensor bias, Tensor tensorBiasFromGlobal, Scratch? scratch)
     {
         long n = s.LogLearningRate.numel();
         int ix = 3 * w.K;
         var g = gradient.reshape(-1).to(ScalarType.Float32).contiguous();
-        var update = empty(n, ScalarType.Float32);
+        // The update buffer between the passes: the caller's reused one (a fresh 4n bytes every step costs page faults), else a tensor.
+        float* updatePointer = scratch is not null ? scratch.Get(n) : HierarchicalRnnFusedCpuStep.Pointer(empty(n, ScalarType.Float32));
         var d = new HierarchicalRnnFusedCpuStep.TensorData
         {
             N = n,
@@ -188,14 +199,83 @@ internal static class HierarchicalRnnInPlaceStep
             FirstStep = s.Steps == 0,
         };
         var sums = new double[w.P + ix];
-        HierarchicalRnnFusedCpuStep.Pass1(w, Floats(bias), d, HierarchicalRnnFusedCpuStep.Pointer(update), sums.AsSpan(0, w.P), sums.AsSpan(w.P), out double sumD2);
-        // Per-tensor GRU on the mean of [h', x] (old tensor state).
-        var tensorInput = tensor(sums.Select(v => (float)(v / n)).ToArray(), [1, w.P + ix], ScalarType.Float32);
-        var tensorHidden = Gru(tensorInput, s.TensorHidden, meta.TensorGru, tensorBiasFromGlobal);
+        HierarchicalRnnFusedCpuStep.Pass1(w, Floats(bias), d, updatePointer, sums.AsSpan(0, w.P), sums.AsSpan(w.P), out double sumD2);
+        // Per-tensor GRU on the mean of [h', x] (old tensor state): in C# on the weights' memory where they are contiguous
+        // (a 20-unit GRU is about 2,600 multiply-adds; its 16 libtorch calls cost more than that), else libtorch's.
+        var (tWx, tWh, tB) = meta.TensorGru;
+        Tensor? tensorHidden = null;
+        var mean = new float[w.P + ix];
+        for (int j = 0; j < mean.Length; j++)
+            mean[j] = (float)(sums[j] / n);
+        if (Contiguous(tWx) && Contiguous(tWh) && Contiguous(tB) && Contiguous(tensorBiasFromGlobal) && Contiguous(s.TensorHidden))
+            SmallGru(mean, HierarchicalRnnFusedCpuStep.Pointer(s.TensorHidden), (int)s.TensorHidden.shape[1], HierarchicalRnnFusedCpuStep.Pointer(tWx),
+                HierarchicalRnnFusedCpuStep.Pointer(tWh), HierarchicalRnnFusedCpuStep.Pointer(tB), HierarchicalRnnFusedCpuStep.Pointer(tensorBiasFromGlobal));
+        else
+            tensorHidden = Gru(tensor(mean, [1, w.P + ix], ScalarType.Float32), s.TensorHidden, meta.TensorGru, tensorBiasFromGlobal);
         float inverseRms = (float)(1 / Math.Sqrt((float)(sumD2 / n) + (float)HierarchicalRnnUpdate.Epsilon));
-        HierarchicalRnnFusedCpuStep.Pass2(d.Theta, HierarchicalRnnFusedCpuStep.Pointer(update), n, inverseRms);
-        s.TensorHidden.copy_(tensorHidden);
+        HierarchicalRnnFusedCpuStep.Pass2(d.Theta, updatePointer, n, inverseRms);
+        if (tensorHidden is not null)
+            s.TensorHidden.copy_(tensorHidden);
         s.Steps++;
+    }
+
+    /// <summary>
+    /// A reusable float32 buffer for the fused kernel's per-tensor update between its two passes (pinned, grown on demand,
+    /// never shrunk; one per optimizer, which steps on one thread at a time).
+    /// </summary>
+    internal sealed unsafe class Scratch
+    {
+        private float[] _buffer = [];
+
+        /// <summary>A pointer to at least <paramref name="n"/> floats (contents undefined), valid until the next call.</summary>
+        public float* Get(long n)
+        {
+            if (_buffer.Length < n)
+                _buffer = GC.AllocateUninitializedArray<float>(checked((int)n), pinned: true);
+            return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffer));
+        }
+    }
+
+    private static bool Contiguous(Tensor t) => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CPU && t.is_contiguous();
+
+    /// <summary>
+    /// <see cref="Gru"/> for one row in C# (double accumulators): h ← GRU(x, h) with weights wx [I, 3H], wh [H, 3H] (row-major),
+    /// bias b [3H] and the extra bias [3H]; h is updated in place.
+    /// </summary>
+    private static unsafe void SmallGru(float[] x, float* h, int size, float* wx, float* wh, float* b, float* extra)
+    {
+        int h3 = 3 * size;
+        var pre = new double[h3];
+        for (int c = 0; c < h3; c++)
+            pre[c] = (double)b[c] + extra[c];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double xi = x[i];
+            float* row = wx + (long)i * h3;
+            for (int c = 0; c < h3; c++)
+                pre[c] += xi * row[c];
+        }
+        for (int q = 0; q < size; q++)
+        {
+            double hq = h[q];
+            float* row = wh + (long)q * h3;
+            for (int c = 0; c < 2 * size; c++)
+                pre[c] += hq * row[c];
+        }
+        for (int c = 0; c < 2 * size; c++)
+            pre[c] = 1 / (1 + Math.Exp(-pre[c]));
+        for (int q = 0; q < size; q++)
+        {
+            double rh = pre[q] * h[q]; // reset ⊙ h
+            float* row = wh + (long)q * h3 + 2 * size;
+            for (int j = 0; j < size; j++)
+                pre[2 * size + j] += rh * row[j];
+        }
+        for (int j = 0; j < size; j++)
+        {
+            double keep = pre[size + j], candidate = Math.Tanh(pre[2 * size + j]);
+            h[j] = (float)(keep * h[j] + (1 - keep) * candidate);
+        }
     }
 
     /// <summary><c>bias + x·w</c> (bias broadcast over the rows), one fused BLAS call.</summary>

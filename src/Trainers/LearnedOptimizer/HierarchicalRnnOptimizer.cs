@@ -65,6 +65,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
     private readonly bool _ownsMeta;
     private HierarchicalRnnState _state;
     private readonly double _maxLogLearningRate;
+    private readonly HierarchicalRnnInPlaceStep.Scratch _scratch = new();
 
     /// <summary>Creates the optimizer over <paramref name="parameters"/> with the given meta-parameters (not owned; moved to the parameters' device).</summary>
     /// <exception cref="ArgumentException">No parameters, parameters on several devices, or a non-floating-point parameter.</exception>
@@ -186,7 +187,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
             {
                 if (_parameters[i].grad is not { } g)
                     continue;
-                if (!g.isfinite().all().item<bool>())
+                if (!HierarchicalRnnFusedCpuStep.AllFinite(g))
                     throw new InvalidOperationException($"The gradient of parameter #{i} (shape [{string.Join(", ", _parameters[i].shape)}]) holds NaN or infinite values; the learned optimizer cannot step on it.");
                 gradients[i] = g;
                 any = true;
@@ -203,7 +204,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
             }
             else if (any)
             {
-                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state, UseFusedCpuKernel, _maxLogLearningRate);
+                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state, UseFusedCpuKernel, _maxLogLearningRate, _scratch);
             }
             if (any)
                 Steps++;

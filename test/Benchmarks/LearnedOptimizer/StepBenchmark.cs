@@ -44,6 +44,7 @@ public static partial class StepBenchmark
             {
                 case "--threads": threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--profile": return Profile(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
+                case "--fused-only": return FusedOnly(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
                 case "--sizes": sizes = [.. args[i + 1].Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture))]; break;
                 default: Console.Error.WriteLine($"Unknown option '{args[i]}'."); return 2;
             }
@@ -68,7 +69,7 @@ public static partial class StepBenchmark
         Console.WriteLine();
         Console.WriteLine($"learned, fused: the fused float32 CPU kernel (HierarchicalRnnFusedCpuStep; Vector512 in hardware: {HierarchicalRnnFusedCpuStep.IsSupported}); learned, libtorch in place: the element-wise libtorch path it replaced on the CPU");
         Console.WriteLine();
-        Console.WriteLine("| parameters | Adam | learned, pure Step | learned, libtorch in place (before) | learned, fused (after) | after / Adam | before / after | achieved GFLOP/s (after) | % of GEMM rate | extra peak RSS per step: Adam / pure / before / after | wall: Adam / pure / before / after |");
+        Console.WriteLine($"| parameters | Adam | learned, pure Step | learned, libtorch in place | learned, fused | fused / Adam | libtorch / fused | achieved GFLOP/s (fused) | % of {threads}-thread GEMM rate | extra peak RSS per step: Adam / pure / libtorch / fused | wall: Adam / pure / libtorch / fused |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         using var meta = HierarchicalRnnMetaParameters.LoadShipped();
         foreach (long n in sizes)
@@ -159,6 +160,16 @@ public static partial class StepBenchmark
         times.Sort();
         cpu.Sort();
         return (times[times.Count / 2], extra, cpu[cpu.Count / 2]);
+    }
+
+    /// <summary>Only the fused step at n parameters, 200 steps (for a profiler: <c>perf record</c>).</summary>
+    private static int FusedOnly(long n)
+    {
+        torch.set_num_threads(1);
+        using var meta = HierarchicalRnnMetaParameters.LoadShipped();
+        var (wall, _, cpu) = Time(n, 200, ps => new HierarchicalRnnOptimizer(ps, meta));
+        Console.WriteLine(F($"fused step, {n:N0} parameters: {Ms(cpu)} CPU, {Ms(wall)} wall (median of 200); load {Load()}"));
+        return 0;
     }
 
     /// <summary>Thread CPU time of the single operations of a step on n parameters (one torch thread).</summary>
