@@ -51,7 +51,7 @@ var trainer = ml.MulticlassClassification.Trainers.Nngp(new NngpMulticlassTraine
     Selection = NngpSelectionCriterion.LogMarginalLikelihood,
     SearchNearCriticalLine = true,
     BiasVarianceCandidates = [0.05, 0.5],
-    RegularizerCandidates = [1e-4, 1e-2, 1e-1],
+    // RegularizerCandidates: the default grid ε ∈ {1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10}.
 });
 using var model = trainer.Fit(train);
 Console.WriteLine($"Selected {model.Model.Architecture}, regulariser {model.Model.Regularizer:G3} from {model.SelectionResults.Count} candidates; factor {model.Model.FactorKind}");

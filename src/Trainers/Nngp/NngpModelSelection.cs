@@ -10,7 +10,7 @@ namespace Components.Trainers.Nngp;
 /// <summary>One evaluated hyperparameter candidate of an NNGP search.</summary>
 /// <param name="Architecture">Depth, nonlinearity, σ_w², σ_b².</param>
 /// <param name="Regularizer">Trace-scaled regulariser ε.</param>
-/// <param name="Score">Log marginal likelihood per row, validation accuracy, or minus the validation MSE (higher is better).</param>
+/// <param name="Score">Log marginal likelihood per row at the maximum-likelihood output scale, validation accuracy, or minus the validation MSE (higher is better).</param>
 public sealed record NngpSelectionEntry(NngpArchitecture Architecture, double Regularizer, double Score);
 
 /// <summary>
@@ -69,11 +69,15 @@ internal static class NngpModelSelection
                 double score;
                 if (a is null)
                 {
-                    // log N(Y | 0, K + εI) per row, columns independent, in the kernel's true scale (exp(LogScale)·K).
-                    double ls = kk.LogScale;
-                    double quad = (b.square() / lam.unsqueeze(1)).sum().item<double>() * Math.Exp(-ls);
-                    double logDet = (lam.log().sum().item<double>() + nTrain * ls) * y.shape[1];
-                    score = (-0.5 * quad - 0.5 * logDet - 0.5 * nTrain * y.shape[1] * Math.Log(2 * Math.PI)) / nTrain;
+                    // max over s² of log N(Y | 0, s²C), C = K + εI, per row, columns independent: at the maximum-likelihood
+                    // scale ŝ² = tr(YᵀC⁻¹Y)/(nk), the output scale the fitted model uses, it is
+                    // −(k/2)(log(2πŝ²) + 1) − (k/2n) log det C. Invariant to the kernel's scale (exp(LogScale)·K), so it
+                    // compares kernel shapes and noise levels, not how well the prior's amplitude happens to match the targets.
+                    int k = (int)y.shape[1];
+                    double sumLogLam = lam.log().sum().item<double>();
+                    double quad = (b.square() / lam.unsqueeze(1)).sum().item<double>();
+                    double scale = quad / ((double)nTrain * k);
+                    score = -0.5 * k * (Math.Log(2 * Math.PI * scale) + 1) - 0.5 * k * sumLogLam / nTrain;
                 }
                 else
                 {

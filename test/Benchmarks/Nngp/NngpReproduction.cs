@@ -6,19 +6,24 @@ using Components.Kernels.Nngp;
 using Components.Trainers.Nngp;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using TorchSharp;
 
 namespace Components.Benchmarks.Nngp;
 
 /// <summary>
-/// <c>dotnet run -c Release --project test/Benchmarks -- nngp-repro [dir] [sizes]</c>: NNGP (ReLU, Erf) test accuracy
-/// on the full Fashion-MNIST test set for class-balanced training subsets (the paper's selection: the first n/10 of
-/// each class), beside ML.NET's SdcaMaximumEntropy and LbfgsMaximumEntropy on the same split, and how the
-/// predictive variance tracks errors. Hyperparameters are chosen once per nonlinearity by the trainer's validation
-/// search on the n = 1,000 subset. Prints markdown tables.
+/// <c>dotnet run -c Release --project test/Benchmarks -- nngp-repro [dir] [sizes] [--erf-sizes 1000,5000]
+/// [--phis relu,erf] [--criteria validation,likelihood] [--test-rows 10000] [--results-csv path] [--png path] [--no-baselines]</c>:
+/// NNGP (ReLU, Erf) test accuracy on the full Fashion-MNIST test set for class-balanced training subsets (the paper's
+/// selection: the first n/10 of each class), beside ML.NET's SdcaMaximumEntropy and LbfgsMaximumEntropy on the same
+/// split, and how the predictive variance tracks errors. Hyperparameters are chosen once per nonlinearity on the
+/// n = 1,000 subset by both of the trainer's criteria (validation accuracy and log marginal likelihood), each pick is
+/// then fitted at every n. Prints markdown tables; optionally one CSV row per (nonlinearity, criterion, n) and a PNG of
+/// predicted against realised squared error by variance decile.
 /// </summary>
 public static class NngpReproduction
 {
     private static readonly string[] s_classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
 
     public sealed class Row
     {
@@ -33,10 +38,36 @@ public static class NngpReproduction
         public string Label { get; set; } = "";
     }
 
+    private sealed record Measured(string Phi, string Criterion, int N, NngpArchitecture Arch, double Reg, double Accuracy, double Auroc,
+        double Pearson, double Spearman, double Fit, double Predict, double[] DecilePredicted, double[] DecileRealised, double[] DecileAccuracy);
+
     public static int Run(string[] args)
     {
-        string dir = args.Length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist";
-        int[] sizes = args.Length > 1 ? args[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [1000, 5000, 20000];
+        torch.set_num_threads(1);
+        var positional = new List<string>();
+        var flags = new Dictionary<string, string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--no-baselines")
+                flags[args[i]] = "";
+            else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length)
+                flags[args[i]] = args[++i];
+            else
+                positional.Add(args[i]);
+        }
+        string dir = positional.Count > 0 ? positional[0] : "/usr/share/datasets/fashion-mnist";
+        static int[] Sizes(string s) => s.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        int[] sizes = positional.Count > 1 ? Sizes(positional[1]) : [1000, 5000, 20000];
+        int[] erfSizes = flags.TryGetValue("--erf-sizes", out var es) ? Sizes(es) : sizes;
+        string? csv = flags.GetValueOrDefault("--results-csv");
+        string? png = flags.GetValueOrDefault("--png");
+        var phis = (flags.GetValueOrDefault("--phis") ?? "relu,erf").Split(',')
+            .Select(p => p == "relu" ? NngpNonlinearity.Relu : p == "erf" ? NngpNonlinearity.Erf() : throw new ArgumentException($"--phis: unknown nonlinearity '{p}' (relu, erf)."))
+            .ToArray();
+        var criteria = (flags.GetValueOrDefault("--criteria") ?? "validation,likelihood").Split(',')
+            .Select(c => c == "validation" ? NngpSelectionCriterion.Validation : c == "likelihood" ? NngpSelectionCriterion.LogMarginalLikelihood : throw new ArgumentException($"--criteria: unknown criterion '{c}' (validation, likelihood)."))
+            .ToArray();
+        int testRows = flags.TryGetValue("--test-rows", out var tr) ? int.Parse(tr, CultureInfo.InvariantCulture) : int.MaxValue;
         if (!File.Exists(Path.Combine(dir, "train-images-idx3-ubyte.gz")))
         {
             Console.Error.WriteLine($"Fashion-MNIST IDX files not found in {dir}.");
@@ -44,7 +75,9 @@ public static class NngpReproduction
         }
         var (trainX, trainY) = ReadIdx(dir, "train");
         var (testX, testY) = ReadIdx(dir, "t10k");
-        Console.WriteLine($"Fashion-MNIST: {trainX.Length} train, {testX.Length} test images; cores {Environment.ProcessorCount}");
+        if (testRows < testX.Length)
+            (testX, testY) = (testX[..testRows], testY[..testRows]);
+        Console.WriteLine($"Fashion-MNIST: {trainX.Length} train, {testX.Length} test images; cores {Environment.ProcessorCount}, torch threads 1; loadavg {LoadAvg()}");
 
         var ml = new MLContext(seed: 0);
         ml.Log += (_, e) =>
@@ -64,94 +97,238 @@ public static class NngpReproduction
         var testLabels = testY;
 
         var results = new List<string>();
-        var varianceTables = new List<string>();
-        var selected = new Dictionary<string, (NngpArchitecture Arch, double Reg)>();
-        foreach (var phi in new[] { NngpNonlinearity.Relu, NngpNonlinearity.Erf() })
+        var measured = new List<Measured>();
+        var searchLines = new List<string>();
+        foreach (var phi in phis)
         {
-            // Hyperparameters: validation search on the n = 1,000 subset, near the order-to-chaos line.
-            var searchData = Keyed(Subset(trainX, trainY, 1000));
-            var search = new NngpMulticlassTrainer.Options
+            // Hyperparameters: both criteria on the n = 1,000 subset, near the order-to-chaos line.
+            var searchData = ml.Data.Cache(Keyed(Subset(trainX, trainY, 1000)));
+            var picks = new List<(string Criterion, NngpArchitecture Arch, double Reg)>();
+            foreach (var criterion in criteria)
             {
-                Nonlinearity = phi,
-                Selection = NngpSelectionCriterion.Validation,
-                SelectionMaxRows = 1000,
-                DepthCandidates = [1, 2, 3],
-                BiasVarianceCandidates = [0.01, 0.1, 0.5],
-                SearchNearCriticalLine = true,
-                CriticalLineMultipliers = [0.8, 1.0, 1.2],
-                RegularizerCandidates = [1e-4, 1e-3, 1e-2, 1e-1],
-                PredictVariance = false,
-                Seed = 0,
-            };
-            var watch = Stopwatch.StartNew();
-            using (var searched = ml.MulticlassClassification.Trainers.Nngp(search).Fit(searchData))
-            {
-                selected[phi.Name] = (searched.Model.Architecture, searched.Model.Regularizer);
-                Console.WriteLine(F($"{phi.Name}: search over {searched.SelectionResults.Count} candidates in {watch.Elapsed.TotalSeconds:F1} s selected {searched.Model.Architecture}, regulariser {searched.Model.Regularizer:G3}"));
-            }
-            var (arch, reg) = selected[phi.Name];
-            foreach (int n in sizes)
-            {
-                var train = Keyed(Subset(trainX, trainY, n));
-                var options = new NngpMulticlassTrainer.Options
+                var search = new NngpMulticlassTrainer.Options
                 {
                     Nonlinearity = phi,
-                    Depth = arch.Depth,
-                    WeightVariance = arch.WeightVariance,
-                    BiasVariance = arch.BiasVariance,
-                    Regularizer = reg,
-                    PredictVariance = true,
+                    Selection = criterion,
+                    SelectionMaxRows = 1000,
+                    DepthCandidates = [1, 2, 3],
+                    BiasVarianceCandidates = [0.01, 0.1, 0.5],
+                    SearchNearCriticalLine = true,
+                    CriticalLineMultipliers = [0.8, 1.0, 1.2],
+                    // RegularizerCandidates: the trainer's default grid.
+                    PredictVariance = false,
+                    Seed = 0,
                 };
-                GC.Collect();
-                watch.Restart();
-                using var model = ml.MulticlassClassification.Trainers.Nngp(options).Fit(train);
-                double fit = watch.Elapsed.TotalSeconds;
-                watch.Restart();
-                var scored = model.Transform(test);
-                var predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
-                var variance = scored.GetColumn<float>("Variance").ToArray();
-                double predict = watch.Elapsed.TotalSeconds;
-                var correct = predicted.Select((p, i) => (int)p - 1 == testLabels[i]).ToArray();
-                double acc = correct.Count(c => c) / (double)correct.Length;
-                double auroc = Auroc(variance, correct);
-                results.Add(F($"| NNGP {phi.Name} ({arch.Depth}-{arch.WeightVariance:G3}-{arch.BiasVariance:G3}, ε {reg:G2}) | {n} | {acc:F4} | {fit:F1} | {predict:F1} | {auroc:F3} |"));
-                Console.WriteLine(results[^1]);
-                varianceTables.Add(F($"| {phi.Name}, n = {n} | ") + string.Join(" | ", Deciles(variance, correct).Select(a => a.ToString("F3", CultureInfo.InvariantCulture))) + F($" | {auroc:F3} |"));
+                var watch = Stopwatch.StartNew();
+                using var searched = ml.MulticlassClassification.Trainers.Nngp(search).Fit(searchData);
+                string name = criterion == NngpSelectionCriterion.Validation ? "validation" : "marginal likelihood";
+                picks.Add((name, searched.Model.Architecture, searched.Model.Regularizer));
+                searchLines.Add(F($"* {phi.Name}, {name}: {searched.SelectionResults.Count} candidates in {watch.Elapsed.TotalSeconds:F1} s selected {searched.Model.Architecture}, ε {searched.Model.Regularizer:G3}"));
+                Console.WriteLine(searchLines[^1]);
+                // The profile over ε: the best score over architectures at each regulariser (interior optimum or not).
+                var profile = searched.SelectionResults.GroupBy(e => e.Regularizer).OrderBy(g => g.Key)
+                    .Select(g => F($"{g.Key:G3}: {g.Max(e => e.Score):G5}"));
+                searchLines.Add($"  * best score per ε: {string.Join(", ", profile)}");
+                Console.WriteLine(searchLines[^1]);
+            }
+            foreach (int n in phi.Name == NngpNonlinearity.Relu.Name ? sizes : erfSizes)
+            {
+                var train = Keyed(Subset(trainX, trainY, n));
+                var done = new Dictionary<(NngpArchitecture, double), Measured>();
+                foreach (var (criterion, arch, reg) in picks)
+                {
+                    if (done.TryGetValue((arch, reg), out var same))
+                    {
+                        measured.Add(same with { Criterion = criterion });
+                        Console.WriteLine(F($"{phi.Name}, {criterion}, n = {n}: same pick as {same.Criterion}"));
+                        continue;
+                    }
+                    var m = Measure(ml, phi, criterion, n, arch, reg, train, test, testLabels);
+                    done[(arch, reg)] = m;
+                    measured.Add(m);
+                    Console.WriteLine(F($"{phi.Name}, {criterion}, n = {n}: accuracy {m.Accuracy:F4}, AUROC {m.Auroc:F3}, Pearson {m.Pearson:F3}, Spearman {m.Spearman:F3}, fit {m.Fit:F1} s, predict {m.Predict:F1} s; loadavg {LoadAvg()}"));
+                }
             }
         }
 
-        foreach (int n in sizes)
+        foreach (var m in measured)
+            results.Add(F($"| NNGP {m.Phi}, {m.Criterion} ({m.Arch.Depth}-{m.Arch.WeightVariance:G3}-{m.Arch.BiasVariance:G3}, ε {m.Reg:G2}) | {m.N} | {m.Accuracy:F4} | {m.Fit:F1} | {m.Predict:F1} | {m.Auroc:F3} |"));
+        if (!flags.ContainsKey("--no-baselines"))
         {
-            var train = ml.Data.Cache(Keyed(Subset(trainX, trainY, n)));
-            foreach (var (name, trainer) in new (string, IEstimator<ITransformer>)[]
+            foreach (int n in sizes)
             {
-                ("ML.NET SdcaMaximumEntropy", ml.MulticlassClassification.Trainers.SdcaMaximumEntropy()),
-                ("ML.NET LbfgsMaximumEntropy", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy()),
-            })
-            {
-                var watch = Stopwatch.StartNew();
-                var model = trainer.Fit(train);
-                double fit = watch.Elapsed.TotalSeconds;
-                watch.Restart();
-                var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
-                results.Add(F($"| {name} (defaults) | {n} | {metrics.MicroAccuracy:F4} | {fit:F1} | {watch.Elapsed.TotalSeconds:F1} | – |"));
-                Console.WriteLine(results[^1]);
+                var train = ml.Data.Cache(Keyed(Subset(trainX, trainY, n)));
+                foreach (var (name, trainer) in new (string, IEstimator<ITransformer>)[]
+                {
+                    ("ML.NET SdcaMaximumEntropy", ml.MulticlassClassification.Trainers.SdcaMaximumEntropy()),
+                    ("ML.NET LbfgsMaximumEntropy", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy()),
+                })
+                {
+                    var watch = Stopwatch.StartNew();
+                    var model = trainer.Fit(train);
+                    double fit = watch.Elapsed.TotalSeconds;
+                    watch.Restart();
+                    var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
+                    results.Add(F($"| {name} (defaults) | {n} | {metrics.MicroAccuracy:F4} | {fit:F1} | {watch.Elapsed.TotalSeconds:F1} | – |"));
+                    Console.WriteLine(results[^1]);
+                }
             }
         }
 
         Console.WriteLine();
-        Console.WriteLine("| model | train n | test accuracy (10,000) | fit s | predict s | AUROC(variance → error) |");
+        Console.WriteLine($"loadavg at the end {LoadAvg()}");
+        Console.WriteLine();
+        Console.WriteLine("Searches (n = 1,000 subset):");
+        searchLines.ForEach(Console.WriteLine);
+        Console.WriteLine();
+        Console.WriteLine($"| model | train n | test accuracy ({testX.Length} rows) | fit s | predict s | AUROC(variance → error) |");
         Console.WriteLine("|---|---|---|---|---|---|");
         results.ForEach(Console.WriteLine);
-        Console.WriteLine("| TODO: NeuralNetwork trainer (same depth, tuned) — being written concurrently | | | | | |");
         Console.WriteLine();
-        Console.WriteLine("Accuracy by predictive-variance decile (decile 1 = lowest variance):");
+        Console.WriteLine("Predictive variance against the squared error of the posterior mean, per test point (squared error: mean over the 10 classes of (μ − (one-hot − 1/10))²):");
         Console.WriteLine();
-        Console.WriteLine("| run | " + string.Join(" | ", Enumerable.Range(1, 10).Select(i => $"D{i}")) + " | AUROC |");
-        Console.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---|", 11)));
-        varianceTables.ForEach(Console.WriteLine);
+        Console.WriteLine("| run | Pearson | Spearman | AUROC(variance → misclassified) |");
+        Console.WriteLine("|---|---|---|---|");
+        foreach (var m in measured)
+            Console.WriteLine(F($"| {m.Phi}, {m.Criterion}, n = {m.N} | {m.Pearson:F3} | {m.Spearman:F3} | {m.Auroc:F3} |"));
+        Console.WriteLine();
+        Console.WriteLine("By variance decile (D1 = lowest): predicted squared error (Variance + σ̂²λ) / realised mean squared error / accuracy:");
+        Console.WriteLine();
+        Console.WriteLine("| run | " + string.Join(" | ", Enumerable.Range(1, 10).Select(i => $"D{i}")) + " |");
+        Console.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---|", 10)));
+        foreach (var m in measured)
+            Console.WriteLine(F($"| {m.Phi}, {m.Criterion}, n = {m.N} | ") + string.Join(" | ", Enumerable.Range(0, 10).Select(d =>
+                F($"{m.DecilePredicted[d]:F4} / {m.DecileRealised[d]:F4} / {m.DecileAccuracy[d]:F3}"))) + " |");
+
+        if (csv is not null)
+        {
+            var lines = new List<string> { "nonlinearity,criterion,n,depth,weight_variance,bias_variance,regularizer,test_accuracy,auroc,pearson,spearman,fit_s,predict_s" };
+            lines.AddRange(measured.Select(m => F($"{m.Phi},{m.Criterion.Replace(' ', '_')},{m.N},{m.Arch.Depth},{m.Arch.WeightVariance:R},{m.Arch.BiasVariance:R},{m.Reg:R},{m.Accuracy:R},{m.Auroc:R},{m.Pearson:R},{m.Spearman:R},{m.Fit:F1},{m.Predict:F1}")));
+            File.WriteAllLines(csv, lines);
+            Console.WriteLine($"wrote {csv}");
+        }
+        if (png is not null)
+        {
+            Plot(measured.Where(m => m.Criterion == "validation").ToList(), png);
+            Console.WriteLine($"wrote {png}");
+        }
         return 0;
     }
+
+    /// <summary>Fits one NNGP at n rows and scores the test set: accuracy, variance vs error (AUROC, correlations, deciles).</summary>
+    private static Measured Measure(MLContext ml, NngpNonlinearity phi, string criterion, int n, NngpArchitecture arch, double reg,
+        IDataView train, IDataView test, int[] testLabels)
+    {
+        var options = new NngpMulticlassTrainer.Options
+        {
+            Nonlinearity = phi,
+            Depth = arch.Depth,
+            WeightVariance = arch.WeightVariance,
+            BiasVariance = arch.BiasVariance,
+            Regularizer = reg,
+            PredictVariance = true,
+        };
+        GC.Collect();
+        var watch = Stopwatch.StartNew();
+        using var model = ml.MulticlassClassification.Trainers.Nngp(options).Fit(train);
+        double fit = watch.Elapsed.TotalSeconds;
+        watch.Restart();
+        var scored = ml.Data.Cache(model.Transform(test));
+        var predicted = scored.GetColumn<uint>("PredictedLabel").ToArray();
+        var variance = scored.GetColumn<float>("Variance").ToArray();
+        var mean = scored.GetColumn<float[]>("PosteriorMean").ToArray();
+        double predict = watch.Elapsed.TotalSeconds;
+        int k = s_classes.Length;
+        // The posterior mean's squared error against the GP's own targets (one-hot − 1/K), averaged over the K outputs,
+        // beside the variance the GP predicts for each of them (latent variance; plus the observation noise σ̂²λ).
+        var sqErr = new double[variance.Length];
+        for (int i = 0; i < sqErr.Length; i++)
+        {
+            double s = 0;
+            for (int c = 0; c < k; c++)
+            {
+                double t = (c == testLabels[i] ? 1.0 : 0.0) - 1.0 / k;
+                s += (mean[i][c] - t) * (mean[i][c] - t);
+            }
+            sqErr[i] = s / k;
+        }
+        var v = variance.Select(x => (double)x).ToArray();
+        double noise = model.Model.OutputScale * model.Model.NoiseVariance;
+        var correct = predicted.Select((p, i) => (int)p - 1 == testLabels[i]).ToArray();
+        double acc = correct.Count(c => c) / (double)correct.Length;
+        var order = Enumerable.Range(0, v.Length).OrderBy(i => v[i]).ToArray();
+        double[] dp = new double[10], dr = new double[10], da = new double[10];
+        for (int d = 0; d < 10; d++)
+        {
+            var idx = order[(d * order.Length / 10)..((d + 1) * order.Length / 10)];
+            dp[d] = idx.Average(i => v[i]) + noise;
+            dr[d] = idx.Average(i => sqErr[i]);
+            da[d] = idx.Count(i => correct[i]) / (double)idx.Length;
+        }
+        return new Measured(phi.Name, criterion, n, arch, reg, acc, Auroc(variance, correct), Pearson(v, sqErr), Pearson(Ranks(v), Ranks(sqErr)),
+            fit, predict, dp, dr, da);
+    }
+
+    /// <summary>Realised against predicted squared error by variance decile, one line per (nonlinearity, n), and y = x.</summary>
+    private static void Plot(IReadOnlyList<Measured> runs, string path)
+    {
+        var plt = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        double hi = 0;
+        for (int s = 0; s < runs.Count; s++)
+        {
+            var m = runs[s];
+            var line = plt.Add.Scatter(m.DecilePredicted, m.DecileRealised);
+            line.Color = palette.GetColor(s);
+            line.LineWidth = 2;
+            line.MarkerSize = 7;
+            line.LinePattern = m.Phi == NngpNonlinearity.Relu.Name ? ScottPlot.LinePattern.Solid : ScottPlot.LinePattern.Dashed;
+            line.LegendText = F($"{m.Phi}, n = {m.N} (Pearson {m.Pearson:F2}, Spearman {m.Spearman:F2})");
+            hi = Math.Max(hi, Math.Max(m.DecilePredicted.Max(), m.DecileRealised.Max()));
+        }
+        var diag = plt.Add.Scatter(new[] { 0.0, hi }, new[] { 0.0, hi });
+        diag.Color = ScottPlot.Colors.Gray;
+        diag.MarkerSize = 0;
+        diag.LinePattern = ScottPlot.LinePattern.Dotted;
+        diag.LegendText = "realised = predicted";
+        plt.Title("NNGP on Fashion-MNIST: squared error of the posterior mean by predictive-variance decile");
+        plt.XLabel("predicted squared error per class (mean Variance + σ̂²λ in the decile)");
+        plt.YLabel("realised mean squared error (μ vs one-hot − 1/10)");
+        plt.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        plt.SavePng(path, 900, 600);
+    }
+
+    private static double Pearson(double[] a, double[] b)
+    {
+        double ma = a.Average(), mb = b.Average(), sab = 0, saa = 0, sbb = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            sab += (a[i] - ma) * (b[i] - mb);
+            saa += (a[i] - ma) * (a[i] - ma);
+            sbb += (b[i] - mb) * (b[i] - mb);
+        }
+        return sab / Math.Sqrt(saa * sbb);
+    }
+
+    /// <summary>Ranks 1..n, ties sharing their mean rank (Spearman = Pearson of the ranks).</summary>
+    private static double[] Ranks(double[] x)
+    {
+        var order = Enumerable.Range(0, x.Length).OrderBy(i => x[i]).ToArray();
+        var r = new double[x.Length];
+        int k = 0;
+        while (k < order.Length)
+        {
+            int e = k;
+            while (e + 1 < order.Length && x[order[e + 1]] == x[order[k]])
+                e++;
+            for (int t = k; t <= e; t++)
+                r[order[t]] = (k + e) / 2.0 + 1;
+            k = e + 1;
+        }
+        return r;
+    }
+
+    private static string LoadAvg() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
@@ -198,19 +375,6 @@ public static class NngpReproduction
             y[i] = labels[8 + i];
         }
         return (x, y);
-    }
-
-    /// <summary>Accuracy within each tenth of the test set sorted by increasing variance.</summary>
-    private static double[] Deciles(float[] variance, bool[] correct)
-    {
-        var order = Enumerable.Range(0, variance.Length).OrderBy(i => variance[i]).ToArray();
-        var acc = new double[10];
-        for (int dcl = 0; dcl < 10; dcl++)
-        {
-            int a = dcl * order.Length / 10, b = (dcl + 1) * order.Length / 10;
-            acc[dcl] = Enumerable.Range(a, b - a).Count(k => correct[order[k]]) / (double)(b - a);
-        }
-        return acc;
     }
 
     /// <summary>AUROC of the variance as a score for "misclassified" (Mann–Whitney, ties count one half).</summary>

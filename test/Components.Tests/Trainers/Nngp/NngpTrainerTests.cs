@@ -293,8 +293,64 @@ public class NngpTrainerTests
         using var c = k.Nngp + torch.eye(n, dtype: ScalarType.Float64) * (0.05 * k.Nngp.diagonal().mean().item<double>());
         double quad = torch.mm(yc.T, torch.linalg.solve(c, yc)).item<double>();
         double logDet = torch.linalg.slogdet(c).Item2.item<double>();
-        double expected = (-0.5 * quad - 0.5 * logDet - 0.5 * n * Math.Log(2 * Math.PI)) / n;
+        // max over s² of log N(y | 0, s²C) at ŝ² = yᵀC⁻¹y/n, per row.
+        double s2 = quad / n;
+        double expected = (-0.5 * n * Math.Log(2 * Math.PI * s2) - 0.5 * n - 0.5 * logDet) / n;
         Assert.Equal(expected, score, 1e-8);
+
+        // The output scale is profiled out: labels times c shift every score by −log c, so the ranking cannot
+        // depend on how the prior's amplitude happens to match the targets.
+        var scaled = rows.Select(r => new RegRow { Features = r.Features, Label = 7f * r.Label }).ToList();
+        using var scaledModel = ml.Regression.Trainers.Nngp(options).Fit(ml.Data.LoadFromEnumerable(scaled));
+        Assert.Equal(score - Math.Log(7), scaledModel.SelectionResults.Single().Score, 1e-6);
+    }
+
+    /// <summary>
+    /// n rows whose labels are drawn from the GP prior itself with a known regulariser: y = 5 + s·L z, LLᵀ = K + ε·tr(K)/n·I,
+    /// K the default architecture's NNGP kernel, s² = 0.09 (the variance of one-hot − 1/10 targets; not the kernel's scale).
+    /// </summary>
+    private static List<RegRow> GpDraws(int n, double regularizer, int seed)
+    {
+        var rng = new Random(seed);
+        var features = Enumerable.Range(0, n).Select(_ => Enumerable.Range(0, D).Select(_ => (float)Normal(rng)).ToArray()).ToArray();
+        using var scope = torch.NewDisposeScope();
+        using var kernel = new NngpKernel(new NngpArchitecture(3, NngpNonlinearity.Relu, 2.0, 0.1));
+        var x = torch.tensor(features.SelectMany(f => f).ToArray(), [n, D]);
+        var k = kernel.Compute(x, null, NngpOutputs.Nngp).Nngp;
+        var c = k + torch.eye(n, dtype: ScalarType.Float64) * (regularizer * k.diagonal().mean().item<double>());
+        var z = torch.tensor(Enumerable.Range(0, n).Select(_ => Normal(rng)).ToArray(), [n, 1], ScalarType.Float64);
+        var y = (torch.mm(torch.linalg.cholesky(c), z) * 0.3 + 5).squeeze(1).data<double>().ToArray();
+        return Enumerable.Range(0, n).Select(i => new RegRow { Features = features[i], Label = (float)y[i] }).ToList();
+    }
+
+    [Fact]
+    public void DefaultRegularizerGridHasAnInteriorOptimumWhereTheTrueRegularizerIsKnown()
+    {
+        // Each options instance owns its grid, so changing one leaves the defaults alone.
+        var first = new NngpRegressionTrainer.Options();
+        first.RegularizerCandidates![0] = 123;
+        Assert.NotEqual(123, new NngpMulticlassTrainer.Options().RegularizerCandidates![0]);
+
+        // Labels drawn with ε = 1 (beyond the old grid's largest value, 0.1): the marginal likelihood over the default
+        // grid must pick 1, an interior point, for each of three independent draws; the old grid can only offer its edge.
+        var ml = new MLContext(seed: 21);
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            var data = ml.Data.LoadFromEnumerable(GpDraws(300, 1.0, seed));
+            var options = new NngpRegressionTrainer.Options { Selection = NngpSelectionCriterion.LogMarginalLikelihood, InputLayerNorm = false, PredictVariance = false };
+            var grid = options.RegularizerCandidates!;
+            using var model = ml.Regression.Trainers.Nngp(options).Fit(data);
+            Assert.Equal(1.0, model.Model.Regularizer);
+            Assert.True(grid.Min() < 1.0 && grid.Max() > 1.0, string.Join(", ", grid));
+            using var old = ml.Regression.Trainers.Nngp(new NngpRegressionTrainer.Options
+            {
+                Selection = NngpSelectionCriterion.LogMarginalLikelihood,
+                RegularizerCandidates = [1e-4, 1e-3, 1e-2, 1e-1],
+                InputLayerNorm = false,
+                PredictVariance = false,
+            }).Fit(data);
+            Assert.Equal(0.1, old.Model.Regularizer);
+        }
     }
 
     [Fact]
