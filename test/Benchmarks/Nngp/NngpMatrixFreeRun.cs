@@ -10,7 +10,7 @@ using TorchSharp;
 namespace Components.Benchmarks.Nngp;
 
 /// <summary>
-/// <c>dotnet run -c Release --project test/Benchmarks -- nngp-cg [dir] [sizes] [cacheGiB]</c>: the NNGP classifier
+/// <c>dotnet run -c Release --project test/Benchmarks -- nngp-cg [dir] [sizes] [cacheGiB] [threads]</c>: the NNGP classifier
 /// with the matrix-free conjugate-gradient solver on Fashion-MNIST (default the full 60,000 training images), tested on all 10,000 test images, (n = 60,000 is the whole training file, smaller n its first n rows) with the ReLU hyperparameters the reproduction's search selected
 /// (GP-2-1.6-0.01, ε = 0.1). Prints every phase with a timestamp (so the per-iteration cost can be read off a run
 /// that is stopped), then accuracy, fit and predict times and the process's peak resident memory (VmHWM).
@@ -23,7 +23,8 @@ public static class NngpMatrixFreeRun
         string dir = args.Length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist";
         int[] sizes = args.Length > 1 ? args[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [60000];
         double cacheGiB = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 7.5;
-        torch.set_num_threads(1);
+        int threads = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1;
+        torch.set_num_threads(threads);
         var ml = new MLContext(seed: 0);
         var clock = Stopwatch.StartNew();
         ml.Log += (_, e) =>
@@ -33,7 +34,7 @@ public static class NngpMatrixFreeRun
                 Console.WriteLine(F($"  [{clock.Elapsed.TotalSeconds,8:F1} s, RSS {Rss("VmRSS:") / 1024.0:F2} GiB] {e.RawMessage}"));
         };
         var test = ml.Data.Cache(FashionMnist.Load(ml, dir).Test);
-        Console.WriteLine(F($"Fashion-MNIST from {dir}; load {File.ReadAllText("/proc/loadavg").Trim()}"));
+        Console.WriteLine(F($"Fashion-MNIST from {dir}; torch threads {threads}; load {File.ReadAllText("/proc/loadavg").Trim()}"));
         var results = new List<string>();
         foreach (int n in sizes)
         {
