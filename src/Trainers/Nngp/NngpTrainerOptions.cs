@@ -27,6 +27,19 @@ public enum NngpSelectionCriterion
     Validation,
 }
 
+/// <summary>How the NNGP trainers solve (K + λI)α = Y.</summary>
+public enum NngpSolver
+{
+    /// <summary>Dense float64 Cholesky when the kernel and its factor fit in memory, otherwise conjugate gradients.</summary>
+    Auto,
+
+    /// <summary>Dense float64 kernel and Cholesky factor (exact; n² doubles twice).</summary>
+    Dense,
+
+    /// <summary>Matrix-free preconditioned conjugate gradients on the kernel operator (never holds the dense float64 kernel).</summary>
+    ConjugateGradient,
+}
+
 /// <summary>
 /// Options shared by <see cref="NngpMulticlassTrainer.Options"/> and <see cref="NngpRegressionTrainer.Options"/>; every
 /// field documents its default. From <see cref="ComponentOptions"/>: the seed (of the selection subset and split), the
@@ -138,6 +151,49 @@ public abstract class NngpTrainerOptions : ComponentOptions
     /// <summary>The search uses a random subset of at most this many training rows (each candidate costs an O(n³) eigendecomposition). Default 2000.</summary>
     public int SelectionMaxRows = Defaults.SelectionMaxRows;
 
+    // ---- Matrix-free solver (issue 18): solver choice, kernel operator, conjugate gradients, variances ----
+
+    /// <summary>
+    /// Which solver: <see cref="NngpSolver.Auto"/> (default) uses the dense Cholesky path when its float64 kernel and
+    /// factor (2·n²·8 bytes plus working memory) fit in half of the available memory, otherwise conjugate gradients.
+    /// </summary>
+    public NngpSolver Solver = SolverDefaults.Solver;
+
+    /// <summary>
+    /// The training-kernel operator used by the conjugate-gradient solver (null = <see cref="NngpLocalKernelOperatorFactory"/>
+    /// with its defaults: blocks computed on this machine, cached in float32 within half of the available memory).
+    /// Point it at another implementation, e.g. a cluster, to spread the kernel over several machines.
+    /// </summary>
+    public INngpKernelOperatorFactory? KernelOperatorFactory;
+
+    /// <summary>Conjugate gradients stop when every column's residual ‖Y − Cα‖/‖Y‖ is below this (&gt; 0, &lt; 1). Default 1e-6.</summary>
+    public double SolverTolerance = SolverDefaults.Tolerance;
+
+    /// <summary>Largest number of conjugate-gradient iterations (each one kernel product); not converging within it is an error (or a warning, see <see cref="SolverAllowUnconverged"/>). Default 1000.</summary>
+    public int SolverMaxIterations = SolverDefaults.MaxIterations;
+
+    /// <summary>Continue with a warning in the log instead of failing when conjugate gradients reach <see cref="SolverMaxIterations"/> unconverged. Default false.</summary>
+    public bool SolverAllowUnconverged = SolverDefaults.AllowUnconverged;
+
+    /// <summary>Rank of the pivoted-Cholesky preconditioner (0 = none, plain CG on a diagonal-free system). Default 100.</summary>
+    public int PreconditionerRank = SolverDefaults.PreconditionerRank;
+
+    /// <summary>Lanczos iterations of the conjugate-gradient solver's variance approximation (when <see cref="PredictVariance"/>); ≥ 1. Default 100.</summary>
+    public int VarianceRank = SolverDefaults.VarianceRank;
+
+    /// <summary>Defaults of the matrix-free solver's options.</summary>
+    internal static class SolverDefaults
+    {
+        public const NngpSolver Solver = NngpSolver.Auto;
+        public const double Tolerance = 1e-6;
+        public const int MaxIterations = 1000;
+        public const bool AllowUnconverged = false;
+        public const int PreconditionerRank = 100;
+        public const int VarianceRank = 100;
+    }
+
+    // ---- end of the matrix-free solver's options ----
+
     internal NngpArchitecture Architecture() => new(Depth, Nonlinearity, WeightVariance, BiasVariance, InputLayerNorm);
 
     internal NngpKernelOptions KernelOptions(TorchSharp.torch.Device device) => new()
@@ -163,6 +219,11 @@ public abstract class NngpTrainerOptions : ComponentOptions
         Core.Schema.Guard.CheckUserArg(SelectionMaxRows >= 4, nameof(SelectionMaxRows), "Must be at least 4.");
         Core.Schema.Guard.CheckUserArg(RegularizerCandidates is null || RegularizerCandidates.All(r => double.IsFinite(r) && r >= 0), nameof(RegularizerCandidates), "Must be non-negative and finite.");
         Core.Schema.Guard.CheckUserArg(CriticalLineMultipliers is { Length: > 0 } && CriticalLineMultipliers.All(m => double.IsFinite(m) && m > 0), nameof(CriticalLineMultipliers), "Must be positive and finite.");
+        Core.Schema.Guard.CheckUserArg(Enum.IsDefined(Solver), nameof(Solver), "Unknown solver.");
+        Core.Schema.Guard.CheckUserArg(SolverTolerance > 0 && SolverTolerance < 1, nameof(SolverTolerance), "Must be in (0, 1).");
+        Core.Schema.Guard.CheckUserArg(SolverMaxIterations > 0, nameof(SolverMaxIterations), "Must be positive.");
+        Core.Schema.Guard.CheckUserArg(PreconditionerRank >= 0, nameof(PreconditionerRank), "Must be non-negative.");
+        Core.Schema.Guard.CheckUserArg(VarianceRank > 0, nameof(VarianceRank), "Must be positive.");
         if (Device is not null)
             Core.Runtime.DeviceResolver.Parse(Device);
         // The architecture and kernel options validate themselves (ArgumentOutOfRangeException naming the value).
