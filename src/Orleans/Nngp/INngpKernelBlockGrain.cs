@@ -10,7 +10,7 @@ namespace Components.Orleans.Nngp;
 /// <remarks>
 /// Keyed by <c>"{job:N}/{block}"</c>. Every request names the job, so a grain never answers for another job's block.
 /// Orleans' own response timeout is raised to one hour on every method ([ResponseTimeout]); the client-side
-/// operator enforces its own, shorter timeouts (<see cref="OrleansNngpOptions"/>).
+/// operator enforces its own, shorter timeouts (<see cref="OrleansNngpKernelOperatorFactory"/>).
 /// </remarks>
 public interface INngpKernelBlockGrain : IGrainWithStringKey
 {
@@ -44,6 +44,9 @@ public interface INngpKernelBlockGrain : IGrainWithStringKey
     /// <exception cref="ArgumentException">A row is outside the block.</exception>
     [ResponseTimeout("01:00:00")]
     Task<NngpBlockReply> Rows(Guid job, int[] rows);
+
+    /// <summary>The address of the silo this activation runs on (diagnostics, tests and benchmarks).</summary>
+    Task<string> Silo();
 
     /// <summary>Forgets the block and deactivates the grain.</summary>
     Task Release(Guid job);

@@ -89,7 +89,7 @@ internal sealed class NngpKernelBlockGrain : Grain, INngpKernelBlockGrain, IDisp
         var options = spec.KernelOptions();
         if (spec.Float32Cache)
             options.Precision = NngpPrecision.Float32;
-        var outputs = spec.Ntk ? NngpOutputs.Ntk : NngpOutputs.Nngp;
+        var outputs = spec.Ntk ? NngpOutputs.Both : NngpOutputs.Nngp;
         using (var scope = torch.NewDisposeScope())
         using (var noGrad = torch.no_grad())
         {
@@ -105,7 +105,10 @@ internal sealed class NngpKernelBlockGrain : Grain, INngpKernelBlockGrain, IDisp
             var dk = spec.Ntk ? diagonal.Ntk! : diagonal.Nngp;
             _diagonal = new double[spec.BlockRows];
             TensorData.CopyTo(dk.to(ScalarType.Float64), _diagonal);
-            _block = k.contiguous().DetachFromDisposeScope();
+            // As the dense K(X, X) and the local operator: the block's diagonal entries are the diagonal recursion's values.
+            var block = k.contiguous();
+            block[TensorIndex.Colon, TensorIndex.Slice(spec.FirstRow, spec.EndRow)].diagonal().copy_(dk.to(block.dtype));
+            _block = block.DetachFromDisposeScope();
         }
         // The features were needed for the block only; a re-activated grain is sent them again.
         _single = null;
@@ -166,6 +169,8 @@ internal sealed class NngpKernelBlockGrain : Grain, INngpKernelBlockGrain, IDisp
         }
         return Task.FromResult(new NngpBlockReply { Loaded = true, Values = output });
     }
+
+    public Task<string> Silo() => Task.FromResult(RuntimeIdentity);
 
     public Task Release(Guid job)
     {
