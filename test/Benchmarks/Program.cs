@@ -28,6 +28,7 @@ public static class Program
         ["module-sharing"] = ("Models owning a TorchSharp module: PredictionEngine rows/s on 1, 2, 4 threads, lock vs per-thread clones vs pool", Core.ModuleSharingBenchmark.Run),
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
+        ["nngp-orleans-bench"] = ("NNGP on Orleans: kernel products single-process vs 1, 2, 3 in-process silos, payload bytes per product, projection to n = 1,000,000 (--n --d --m --reps --project-silos --cores --gbps --iterations)", Orleans.OrleansNngpBenchmark.Run),
         ["nngp-repro"] = ("NNGP reproduction: Fashion-MNIST accuracy vs n, baselines, variance vs error", Nngp.NngpReproduction.Run),
         ["rebar-repro"] = ("REBAR reproduction: toy E[(b − 0.45)²] and a sigmoid belief network on binarized Fashion-MNIST per estimator: log-variance over training (+ PNG), ELBO/IWAE", Rebar.RebarRepro.Run),
         ["rebar-bench"] = ("REBAR: cost per gradient estimate per estimator (passes of f, ms/step at batch 24 and 256), variance, variance × cost", Rebar.RebarBench.Run),

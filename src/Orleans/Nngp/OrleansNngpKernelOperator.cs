@@ -1,5 +1,8 @@
 using System.Globalization;
 using Components.Kernels.Nngp;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
 using TorchSharp;
@@ -33,6 +36,7 @@ public sealed class OrleansNngpKernelOperator : INngpKernelOperator
     private readonly INngpKernelBlockGrain[] _grains;
     private readonly TimeSpan _callTimeout, _buildTimeout, _retryDelay;
     private readonly int _maxAttempts, _chunkRows;
+    private readonly long _messageBytes;
     private long _reloads, _retries, _sent, _received;
     private bool _disposed;
 
@@ -49,7 +53,17 @@ public sealed class OrleansNngpKernelOperator : INngpKernelOperator
         Count = (int)features.shape[0];
         int d = (int)features.shape[1];
         bool f64 = features.dtype == ScalarType.Float64;
-        _chunkRows = (int)Math.Max(1, settings.FeatureChunkBytes / ((long)d * (f64 ? 8 : 4)));
+        // Orleans closes a connection that carries a message body above MaxMessageBodySize (100 MB by default):
+        // products and rows are split into messages of at most 90% of the client's limit.
+        int limit = settings.Client.ServiceProvider.GetService<IOptions<ClientMessagingOptions>>()?.Value.MaxMessageBodySize
+            ?? 100 * 1024 * 1024;
+        _messageBytes = (long)(0.9 * limit);
+        _chunkRows = (int)Math.Max(1, Math.Min(settings.FeatureChunkBytes, _messageBytes) / ((long)d * (f64 ? 8 : 4)));
+        if (8L * Count > _messageBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(features), string.Create(CultureInfo.InvariantCulture,
+                $"One kernel column of {Count} rows ({8L * Count} bytes) does not fit in an Orleans message of at most {limit} bytes; raise MessagingOptions.MaxMessageBodySize on the client and the silos."));
+        }
         _specs = new NngpBlockSpec[blocks];
         _grains = new INngpKernelBlockGrain[blocks];
         for (int b = 0; b < blocks; b++)
@@ -157,16 +171,18 @@ public sealed class OrleansNngpKernelOperator : INngpKernelOperator
                 throw new ArgumentOutOfRangeException(nameof(indices), i, $"Row index {i} is outside [0, {Count}).");
         }
         var output = new double[(long)idx.Length * Count];
-        var byBlock = idx.Select((row, position) => (Row: (int)row, Position: position)).GroupBy(p => BlockOf(p.Row)).ToArray();
-        RunSync(() => Task.WhenAll(byBlock.Select(group => Call(group.Key, "its rows", async (g, ct) =>
+        int perMessage = (int)Math.Max(1, _messageBytes / (8L * Count));
+        var requests = idx.Select((row, position) => (Row: (int)row, Position: position)).GroupBy(p => BlockOf(p.Row))
+            .SelectMany(g => g.Chunk(perMessage).Select(c => (Block: g.Key, Rows: c))).ToArray();
+        RunSync(() => Task.WhenAll(requests.Select(request => Call(request.Block, "its rows", async (g, ct) =>
         {
-            var rows = group.Select(p => p.Row).ToArray();
+            var rows = request.Rows.Select(p => p.Row).ToArray();
             Interlocked.Add(ref _sent, 4L * rows.Length);
             var values = Reply(await g.Rows(_job, rows).ConfigureAwait(false), (long)rows.Length * Count);
             if (values is not null)
             {
                 int k = 0;
-                foreach (var p in group)
+                foreach (var p in request.Rows)
                     Array.Copy(values, (long)k++ * Count, output, (long)p.Position * Count, Count);
             }
             return values;
@@ -193,14 +209,38 @@ public sealed class OrleansNngpKernelOperator : INngpKernelOperator
             values = vd.data<double>().ToArray();
         }
         var output = new double[(long)Count * m];
-        RunSync(() => Task.WhenAll(Enumerable.Range(0, Blocks).Select(b => Call(b, "a product", async (g, ct) =>
+        // Columns per message: the vector sent and the block's product must both fit (the vector is the larger).
+        int perMessage = (int)Math.Clamp(_messageBytes / (8L * Count), 1, m);
+        var groups = Enumerable.Range(0, (m + perMessage - 1) / perMessage)
+            .Select(k => (First: k * perMessage, Count: Math.Min(perMessage, m - k * perMessage)))
+            .Select(c => (c.First, c.Count, Values: c.Count == m ? values : Columns(values, m, c.First, c.Count))).ToArray();
+        RunSync(() => Task.WhenAll(Enumerable.Range(0, Blocks).Select(async b =>
         {
-            Interlocked.Add(ref _sent, 8L * values.LongLength);
-            var part = Reply(await g.Multiply(_job, values, m, ct).ConfigureAwait(false), (long)_specs[b].BlockRows * m);
-            part?.CopyTo(output, (long)_specs[b].FirstRow * m);
-            return part;
-        }, cancellation))));
+            foreach (var group in groups)
+            {
+                await Call(b, "a product", async (g, ct) =>
+                {
+                    Interlocked.Add(ref _sent, 8L * group.Values.LongLength);
+                    var part = Reply(await g.Multiply(_job, group.Values, group.Count, ct).ConfigureAwait(false), (long)_specs[b].BlockRows * group.Count);
+                    if (part is not null)
+                    {
+                        for (int r = 0; r < _specs[b].BlockRows; r++)
+                            Array.Copy(part, (long)r * group.Count, output, ((long)_specs[b].FirstRow + r) * m + group.First, group.Count);
+                    }
+                    return part;
+                }, cancellation).ConfigureAwait(false);
+            }
+        })));
         return torch.tensor(output, [Count, m], ScalarType.Float64).to(_device);
+    }
+
+    private static double[] Columns(double[] values, int m, int first, int count)
+    {
+        long rows = values.LongLength / m;
+        var part = new double[rows * count];
+        for (long r = 0; r < rows; r++)
+            Array.Copy(values, r * m + first, part, r * count, count);
+        return part;
     }
 
     /// <summary>The silo each block's grain runs on now (diagnostics; activates empty grains without loading them).</summary>

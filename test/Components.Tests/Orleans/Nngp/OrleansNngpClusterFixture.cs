@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.TestingHost;
 
@@ -11,6 +13,9 @@ public sealed class OrleansNngpClusterFixture : IAsyncLifetime
 {
     public const int Silos = 3;
 
+    /// <summary>Orleans' message body limit on the silos and the client: 1 MiB, so that tests reach the operator's message splitting.</summary>
+    public const int MaxMessageBodySize = 1 << 20;
+
     public TestCluster Cluster { get; private set; } = null!;
 
     public IClusterClient Client => Cluster.Client;
@@ -19,6 +24,7 @@ public sealed class OrleansNngpClusterFixture : IAsyncLifetime
     {
         var builder = new TestClusterBuilder(Silos);
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.AddClientBuilderConfigurator<ClientConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
@@ -39,8 +45,13 @@ public sealed class OrleansNngpClusterFixture : IAsyncLifetime
     private sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder siloBuilder)
-        {
-        }
+            => siloBuilder.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBodySize);
+    }
+
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(IConfiguration configuration, IClientBuilder clientBuilder)
+            => clientBuilder.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBodySize);
     }
 }
 

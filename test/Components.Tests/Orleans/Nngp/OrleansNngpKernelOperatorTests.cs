@@ -66,6 +66,17 @@ public sealed class OrleansNngpKernelOperatorTests(OrleansNngpClusterFixture fix
         using var again = cluster.Multiply(v);
         Assert.Equal(6L * N * 3 * 8, cluster.PayloadBytesSent - sent);
         Assert.True(NngpKernelTestsBitEqual(yc, again), "a repeated product differs");
+
+        // Above Orleans' message limit (1 MiB in the fixture) products and rows are split into several messages.
+        int wide = 1 + OrleansNngpClusterFixture.MaxMessageBodySize / (8 * N);
+        using var w = torch.randn([N, wide], ScalarType.Float64, generator: g);
+        using var wl = local.Multiply(w);
+        using var wc = cluster.Multiply(w);
+        Assert.True(MaxRelative(wc, wl) < 1e-13, $"wide products differ by {MaxRelative(wc, wl):G3} relative");
+        long[] many = [.. Enumerable.Range(0, wide).Select(i => (long)(i % 40))];
+        using var ml = local.Rows(many);
+        using var mc = cluster.Rows(many);
+        Assert.True(NngpKernelTestsBitEqual(ml, mc), "rows split over messages differ");
     }
 
     [Fact]
@@ -118,6 +129,8 @@ public sealed class OrleansNngpKernelOperatorTests(OrleansNngpClusterFixture fix
             {
                 if (i == 3)
                     stop = fixture.Cluster.StopSiloAsync(victim); // the product below runs while the silo shuts down
+                else if (i == 4)
+                    stop!.GetAwaiter().GetResult();               // the products from here on find its blocks gone
             });
             Assert.NotNull(stop);
             await stop;
@@ -229,13 +242,16 @@ public sealed class OrleansNngpKernelOperatorTests(OrleansNngpClusterFixture fix
             onIteration?.Invoke(i);
             using var scope = torch.NewDisposeScope();
             var active = rr > limit;
-            var kp = k.Multiply(p) + lambda * p;
+            var product = k.Multiply(p);
+            Assert.True(torch.isfinite(product).all().item<bool>(), $"iteration {i}: the product of {k} is not finite (p finite: {torch.isfinite(p).all().item<bool>()})");
+            var kp = product + lambda * p;
             var step = torch.where(active, rr / (p * kp).sum(0), torch.zeros_like(rr));
             a.add_(p * step);
             r.sub_(kp * step);
             var rrNew = (r * r).sum(0);
             p = (r + p * torch.where(active, rrNew / rr, torch.zeros_like(rr))).DetachFromDisposeScope();
             rr = torch.where(active, rrNew, torch.zeros_like(rr)).DetachFromDisposeScope();
+            Assert.True(torch.isfinite(a).all().item<bool>(), $"iteration {i}: α is not finite; step {string.Join(", ", TensorData.ToDoubleArray(step))}, rr {string.Join(", ", TensorData.ToDoubleArray(rr))}");
         }
         return a;
     }
