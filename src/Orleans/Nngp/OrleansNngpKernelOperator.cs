@@ -53,11 +53,12 @@ public sealed class OrleansNngpKernelOperator : INngpKernelOperator
         Count = (int)features.shape[0];
         int d = (int)features.shape[1];
         bool f64 = features.dtype == ScalarType.Float64;
-        // Orleans closes a connection that carries a message body above MaxMessageBodySize (100 MB by default):
-        // products and rows are split into messages of at most 90% of the client's limit.
+        // Orleans closes a connection that carries a message body above MaxMessageBodySize (100 MB by default), and
+        // its array encoding adds about a byte per float64: products and rows are split into messages of at most
+        // half the client's limit in raw bytes.
         int limit = settings.Client.ServiceProvider.GetService<IOptions<ClientMessagingOptions>>()?.Value.MaxMessageBodySize
             ?? 100 * 1024 * 1024;
-        _messageBytes = (long)(0.9 * limit);
+        _messageBytes = limit / 2;
         _chunkRows = (int)Math.Max(1, Math.Min(settings.FeatureChunkBytes, _messageBytes) / ((long)d * (f64 ? 8 : 4)));
         if (8L * Count > _messageBytes)
         {

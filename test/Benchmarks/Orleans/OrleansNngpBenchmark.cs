@@ -46,7 +46,7 @@ public static class OrleansNngpBenchmark
         {
             "| configuration | blocks | load (s) | ms per product | products/s | payload sent per product | received per product | max rel. diff vs single process |",
             "|---|---|---|---|---|---|---|---|",
-            F($"| single process (float64 upper-triangle cache) | {lop is NngpLocalKernelOperator l ? l.Blocks : 0} | {localBuild:F2} (first product) | {localMs:F1} | {1000 / localMs:F1} | 0 | 0 | 0 |"),
+            F($"| single process (float64 upper-triangle cache) | {(lop is NngpLocalKernelOperator l ? l.Blocks : 0)} | {localBuild:F2} (first product) | {localMs:F1} | {1000 / localMs:F1} | 0 | 0 | 0 |"),
         };
         var clusterMs = new Dictionary<int, (double Ms, long Sent, long Received, int Blocks)>();
         foreach (int silos in new[] { 1, 2, 3 })
