@@ -30,6 +30,7 @@ public static class Program
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
         ["nngp-orleans-bench"] = ("NNGP on Orleans: kernel products single-process vs 1, 2, 3 in-process silos, payload bytes per product, projection to n = 1,000,000 (--n --d --m --reps --project-silos --cores --gbps --iterations)", Orleans.OrleansNngpBenchmark.Run),
         ["nngp-repro"] = ("NNGP reproduction: Fashion-MNIST accuracy vs n, baselines, variance vs error", Nngp.NngpReproduction.Run),
+        ["nngp-cg"] = ("NNGP matrix-free conjugate gradients on the full Fashion-MNIST (n = 60,000): accuracy, time, peak memory", Nngp.NngpMatrixFreeRun.Run),
         ["rebar-repro"] = ("REBAR reproduction: toy E[(b − 0.45)²] and a sigmoid belief network on binarized Fashion-MNIST per estimator: log-variance over training (+ PNG), ELBO/IWAE", Rebar.RebarRepro.Run),
         ["rebar-bench"] = ("REBAR: cost per gradient estimate per estimator (passes of f, ms/step at batch 24 and 256), variance, variance × cost", Rebar.RebarBench.Run),
         ["sensitivity-study"] = ("Sensitivity and generalization: ≥ 100 Fashion-MNIST MLPs, Jacobian norm vs gap (Spearman, bootstrap), AUROC (+ CSV, PNG)", Sensitivity.SensitivityStudy.Run),

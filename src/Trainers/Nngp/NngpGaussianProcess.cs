@@ -12,6 +12,9 @@ public enum NngpFactorKind
 
     /// <summary>Eigendecomposition Q·diag(λ)·Qᵀ with eigenvalues floored (fallback when Cholesky fails).</summary>
     Eigen,
+
+    /// <summary>Matrix-free conjugate gradients; variances from a preconditioned Lanczos approximation (<see cref="NngpLanczosVariance"/>).</summary>
+    Lanczos,
 }
 
 /// <summary>
@@ -24,8 +27,10 @@ internal sealed class NngpPosterior : IDisposable
 {
     internal const double FirstJitter = 1e-10, LastJitter = 1e-1;
 
-    internal NngpPosterior(Tensor alpha, Tensor? factor, Tensor? eigenvalues, NngpFactorKind kind, double jitter, double meanDiagonal)
+    internal NngpPosterior(Tensor alpha, Tensor? factor, Tensor? eigenvalues, NngpFactorKind kind, double jitter, double meanDiagonal,
+        NngpLanczosVariance? lanczos = null)
     {
+        Lanczos = lanczos;
         Alpha = alpha;
         Factor = factor;
         EigenValues = eigenvalues;
@@ -44,6 +49,12 @@ internal sealed class NngpPosterior : IDisposable
     public Tensor? EigenValues { get; }
 
     public NngpFactorKind Kind { get; }
+
+    /// <summary>Matrix-free solver's variance approximation (kind <see cref="NngpFactorKind.Lanczos"/>); null otherwise or when variances are not kept.</summary>
+    public NngpLanczosVariance? Lanczos { get; }
+
+    /// <summary>True when variances can be predicted.</summary>
+    public bool HasVariance => Factor is not null || Lanczos is not null;
 
     /// <summary>Relative jitter that made the Cholesky factorisation succeed (times tr(K)/n); NaN for the eigen fallback.</summary>
     public double Jitter { get; }
@@ -175,6 +186,8 @@ internal sealed class NngpPosterior : IDisposable
     /// <summary>Posterior variance [m] from the cross-kernel and the prior variances <paramref name="prior"/> [m]; ≥ 0 and ≤ prior.</summary>
     internal Tensor Variance(Tensor kStar, Tensor prior)
     {
+        if (Lanczos is not null)
+            return (prior - Lanczos.Explained(kStar)).clamp_min(0.0);
         if (Factor is null)
             throw new InvalidOperationException("This posterior was fitted without its factor; variances are unavailable.");
         Tensor explained;
@@ -196,5 +209,6 @@ internal sealed class NngpPosterior : IDisposable
         Alpha.Dispose();
         Factor?.Dispose();
         EigenValues?.Dispose();
+        Lanczos?.Dispose();
     }
 }

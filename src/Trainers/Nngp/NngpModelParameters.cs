@@ -64,7 +64,7 @@ public sealed class NngpModelParameters : IDisposable
     public double Jitter => _posterior.Jitter;
 
     /// <summary>True when the factor was kept, so that variances can be predicted.</summary>
-    public bool HasVariance => _posterior.Factor is not null;
+    public bool HasVariance => _posterior.HasVariance;
 
     /// <summary>
     /// Maximum-likelihood output scale σ̂² = tr(YᵀC⁻¹Y)/(nk) of the (centred or one-hot − 1/K) targets, the factor that
@@ -124,7 +124,8 @@ public sealed class NngpModelParameters : IDisposable
     // int    factor kind; bool has factor; double jitter; double mean diagonal
     // double output scale σ̂² (version 2 only; a model loaded from version 1 is saved as version 1)
     // streams: Features.bin (float32 n×d), Alpha.bin (float64 n×k), Factor.bin (Cholesky: lower rows, row i holds i+1
-    //          values; Eigen: float64 n×n eigenvectors then n eigenvalues)
+    //          values; Eigen: float64 n×n eigenvectors then n eigenvalues; Lanczos (matrix-free solver): int k, int r,
+    //          double noise s, then float64 tensors U n×k, scale k, Q n×r, T⁻¹ − I r×r)
     internal void Save(ModelSaveWriter w)
     {
         if (!Architecture.Nonlinearity.CanSave)
@@ -157,7 +158,11 @@ public sealed class NngpModelParameters : IDisposable
         {
             w.SaveBinaryStream("Factor.bin", s =>
             {
-                if (_posterior.Kind == NngpFactorKind.Cholesky)
+                if (_posterior.Kind == NngpFactorKind.Lanczos)
+                {
+                    WriteLanczos(s, _posterior.Lanczos!);
+                }
+                else if (_posterior.Kind == NngpFactorKind.Cholesky)
                 {
                     WriteLower(s, _posterior.Factor!);
                 }
@@ -204,13 +209,18 @@ public sealed class NngpModelParameters : IDisposable
         using var ctx = ComponentContext.Create(env, componentName, null, null, CancellationToken.None);
         var device = ctx.Device;
         Tensor? features = null, alpha = null, factor = null, eigen = null;
+        NngpLanczosVariance? lanczos = null;
         BinaryFormat.CheckDecode(reader.TryLoadBinaryStream("Features.bin", s => features = ReadTensor(s, [n, d], ScalarType.Float32, torch.CPU)), "missing Features.bin");
         BinaryFormat.CheckDecode(reader.TryLoadBinaryStream("Alpha.bin", s => alpha = ReadTensor(s, [n, k], ScalarType.Float64, device)), "missing Alpha.bin");
         if (hasFactor)
         {
             BinaryFormat.CheckDecode(reader.TryLoadBinaryStream("Factor.bin", s =>
             {
-                if (factorKind == NngpFactorKind.Cholesky)
+                if (factorKind == NngpFactorKind.Lanczos)
+                {
+                    lanczos = ReadLanczos(s, n, device);
+                }
+                else if (factorKind == NngpFactorKind.Cholesky)
                 {
                     factor = ReadLower(s, n, device);
                 }
@@ -221,7 +231,7 @@ public sealed class NngpModelParameters : IDisposable
                 }
             }), "missing Factor.bin");
         }
-        var posterior = new NngpPosterior(alpha!, factor, eigen, factorKind, jitter, meanDiag);
+        var posterior = new NngpPosterior(alpha!, factor, eigen, factorKind, jitter, meanDiag, lanczos);
         var options = new NngpKernelOptions { Integration = integration, GaussHermiteDegree = degree, Rescale = rescale, Device = device };
         return new NngpModelParameters(features!, arch, options, kernelKind, reg, posterior, outputScale);
     }
@@ -260,6 +270,32 @@ public sealed class NngpModelParameters : IDisposable
         if (dtype == ScalarType.Float64 || dtype == ScalarType.Float32)
             BinaryFormat.CheckDecode(torch.isfinite(t).all().item<bool>(), "non-finite values");
         return t.to(device).DetachFromDisposeScope();
+    }
+
+    private static void WriteLanczos(BinaryWriter w, NngpLanczosVariance v)
+    {
+        w.Write((int)v.U.shape[1]);
+        w.Write((int)v.Q.shape[1]);
+        w.Write(v.Noise);
+        if (v.U.shape[1] > 0)
+        {
+            WriteTensor(w, v.U);
+            WriteTensor(w, v.Scale);
+        }
+        WriteTensor(w, v.Q);
+        WriteTensor(w, v.Correction);
+    }
+
+    private static NngpLanczosVariance ReadLanczos(BinaryReader r, int n, Device device)
+    {
+        int k = r.ReadInt32(), steps = r.ReadInt32();
+        double noise = r.ReadDouble();
+        BinaryFormat.CheckDecode(k >= 0 && k <= n && steps >= 1 && steps <= n && double.IsFinite(noise) && noise > 0, "Lanczos sizes");
+        var u = k > 0 ? ReadTensor(r, [n, k], ScalarType.Float64, device) : torch.zeros([n, 0], ScalarType.Float64, device);
+        var scale = k > 0 ? ReadTensor(r, [k], ScalarType.Float64, device) : torch.zeros([0], ScalarType.Float64, device);
+        var q = ReadTensor(r, [n, steps], ScalarType.Float64, device);
+        var correction = ReadTensor(r, [steps, steps], ScalarType.Float64, device);
+        return new NngpLanczosVariance(u, scale, noise, q, correction);
     }
 
     private static void WriteLower(BinaryWriter w, Tensor l)

@@ -178,7 +178,11 @@ public abstract class NngpTrainerOptions : ComponentOptions
     /// <summary>Rank of the pivoted-Cholesky preconditioner (0 = none, plain CG on a diagonal-free system). Default 100.</summary>
     public int PreconditionerRank = SolverDefaults.PreconditionerRank;
 
-    /// <summary>Lanczos iterations of the conjugate-gradient solver's variance approximation (when <see cref="PredictVariance"/>); ≥ 1. Default 100.</summary>
+    /// <summary>
+    /// Size of the conjugate-gradient solver's variance basis (a block Krylov space of the preconditioned kernel, 64
+    /// vectors per kernel product; used when <see cref="PredictVariance"/> and for the classifier's leave-one-out
+    /// calibration); ≥ 1. Larger is more accurate and costs n·rank doubles in the model. Default 512.
+    /// </summary>
     public int VarianceRank = SolverDefaults.VarianceRank;
 
     /// <summary>Defaults of the matrix-free solver's options.</summary>
@@ -189,7 +193,7 @@ public abstract class NngpTrainerOptions : ComponentOptions
         public const int MaxIterations = 1000;
         public const bool AllowUnconverged = false;
         public const int PreconditionerRank = 100;
-        public const int VarianceRank = 100;
+        public const int VarianceRank = 512;
     }
 
     // ---- end of the matrix-free solver's options ----

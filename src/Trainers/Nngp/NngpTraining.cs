@@ -39,6 +39,9 @@ internal static class NngpTraining
             train = kernel.Prepare(x, o.CancellationToken);
             var outputs = o.Kernel == NngpKernelKind.Ntk ? NngpOutputs.Both : NngpOutputs.Nngp;
             long[]? looRows = classification ? CalibrationRows(ctx, train.Rows) : null;
+            if (NngpMatrixFree.Use(ctx, o, train.Rows))
+                (posterior, loo, looRows) = NngpMatrixFree.Fit(ctx, o, arch, reg, kernelOptions, x, y, looRows);
+            else
             using (var k = kernel.Compute(train, null, outputs, o.CancellationToken))
             using (var rowsTensor = looRows is null ? null : torch.tensor(looRows))
             {
