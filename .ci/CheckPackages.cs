@@ -1,9 +1,10 @@
 // Checks the packages made by `dotnet pack Components.sln -c Release -o DIR`.
 // Usage: dotnet run .ci/CheckPackages.cs -- DIR VERSION REPO_ROOT
-// - exactly the five library packages, each with its dll, XML docs, PACKAGE.md readme and the MIT licence expression;
+// - exactly the six library packages, each with its dll, XML docs, PACKAGE.md readme and the MIT licence expression;
 // - Components.Core carries build/ and buildTransitive/Components.Core.targets, identical to src/Core/build/;
 // - external dependencies are Microsoft.ML and TorchSharp only, at the versions of Directory.Packages.props
-//   (never TorchSharp-cpu/-cuda, libtorch-*, Microsoft.ML.TorchSharp);
+//   (never TorchSharp-cpu/-cuda, libtorch-*, Microsoft.ML.TorchSharp); Components.Orleans, the one library that may
+//   reference Orleans, also depends on Microsoft.Orleans.Sdk at its central version;
 // - dependencies between our packages are exactly the csproj ProjectReferences, at the same version.
 // Exits 1 with one line per problem.
 using System.IO.Compression;
@@ -16,11 +17,16 @@ if (args.Length != 3)
 }
 var (dir, version, repo) = (args[0], args[1], args[2]);
 var problems = new List<string>();
-string[] ids = ["Components.Core", "Components.Transforms", "Components.Trainers", "Components.Kernels", "Components.Samplers"];
+string[] ids = ["Components.Core", "Components.Transforms", "Components.Trainers", "Components.Kernels", "Components.Samplers", "Components.Orleans"];
 
 var central = XDocument.Load(Path.Combine(repo, "Directory.Packages.props")).Descendants("PackageVersion")
     .ToDictionary(e => (string)e.Attribute("Include")!, e => (string)e.Attribute("Version")!);
 var allowedExternal = new Dictionary<string, string> { ["Microsoft.ML"] = central["Microsoft.ML"], ["TorchSharp"] = central["TorchSharp"] };
+// Packages one library may depend on beyond Microsoft.ML and TorchSharp (docs/architecture.md says why).
+var extraExternal = new Dictionary<string, Dictionary<string, string>>
+{
+    ["Components.Orleans"] = new() { ["Microsoft.Orleans.Sdk"] = central["Microsoft.Orleans.Sdk"] },
+};
 
 var found = Directory.GetFiles(dir, "*.nupkg").Select(Path.GetFileName).Order().ToArray();
 var expected = ids.Select(id => $"{id}.{version}.nupkg").Order().ToArray();
@@ -93,17 +99,18 @@ foreach (var id in ids)
     foreach (var d in deps.Where(d => d.Id.StartsWith("Components.", StringComparison.Ordinal) && d.Version != version))
         problems.Add($"{id}: dependency {d.Id} has version {d.Version}, expected {version}");
 
-    // External packages: Microsoft.ML and TorchSharp only, at the central versions, with compile and runtime assets.
+    // External packages: Microsoft.ML and TorchSharp only (plus the library's extras), at the central versions, with compile and runtime assets.
+    var extras = extraExternal.GetValueOrDefault(id) ?? [];
     foreach (var d in deps.Where(d => !d.Id.StartsWith("Components.", StringComparison.Ordinal)))
     {
-        if (!allowedExternal.TryGetValue(d.Id, out var v))
+        if (!allowedExternal.TryGetValue(d.Id, out var v) && !extras.TryGetValue(d.Id, out v))
             problems.Add($"{id}: depends on {d.Id} {d.Version}; library packages may depend on Microsoft.ML and TorchSharp only (the app picks the TorchSharp backend)");
         else if (d.Version != v)
             problems.Add($"{id}: depends on {d.Id} {d.Version}, Directory.Packages.props says {v}");
         if (d.Exclude.Contains("Compile", StringComparison.OrdinalIgnoreCase) || d.Exclude.Contains("Runtime", StringComparison.OrdinalIgnoreCase))
             problems.Add($"{id}: dependency {d.Id} excludes '{d.Exclude}'");
     }
-    foreach (var must in allowedExternal.Keys.Where(k => deps.All(d => d.Id != k)))
+    foreach (var must in allowedExternal.Keys.Concat(extras.Keys).Where(k => deps.All(d => d.Id != k)))
         problems.Add($"{id}: does not depend on {must}");
 
     Console.WriteLine($"{id} {version}: {entries.Count(e => !e.EndsWith(".rels", StringComparison.Ordinal) && !e.StartsWith("package/", StringComparison.Ordinal) && e != "[Content_Types].xml")} files; depends on {string.Join(", ", deps.Select(d => $"{d.Id} {d.Version}"))}");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Consumer check for the NuGet packages: packs the five libraries into a temporary local folder feed (with a unique
+# Consumer check for the NuGet packages: packs the six libraries into a temporary local folder feed (with a unique
 # prerelease version so no stale package in the NuGet cache can stand in for them), copies test/PackageSmoke outside
 # the repository (so it sees none of the repository's Directory.Build.*/Directory.Packages.props), builds it against
 # the feed plus nuget.org (TorchSharp-cpu 0.107.0, Microsoft.ML 5.0.1), runs it, then publishes it framework-dependent
@@ -20,7 +20,7 @@ NUGET_CACHE="${NUGET_CACHE%/}"
 cleanup() {
   rm -rf "$WORK"
   # The unique-version packages restored from the temporary feed are of no further use.
-  [[ -n "$NUGET_CACHE" ]] && for id in core transforms trainers kernels samplers; do
+  [[ -n "$NUGET_CACHE" ]] && for id in core transforms trainers kernels samplers orleans; do
     rm -rf "$NUGET_CACHE/components.$id/$VERSION"
     rmdir "$NUGET_CACHE/components.$id" 2>/dev/null || true
   done
@@ -31,7 +31,7 @@ fail() { echo "package-smoke: FAIL: $*" >&2; exit 1; }
 
 echo "package-smoke: version $VERSION, work folder $WORK"
 dotnet pack "$REPO/Components.sln" -c Release "${NO_BUILD[@]}" -o "$WORK/feed" -p:Version="$VERSION"
-for id in Core Transforms Trainers Kernels Samplers; do
+for id in Core Transforms Trainers Kernels Samplers Orleans; do
   [[ -f "$WORK/feed/Components.$id.$VERSION.nupkg" ]] || fail "Components.$id.$VERSION.nupkg was not produced"
 done
 

@@ -29,6 +29,7 @@ public static class Program
         ["neuralnetwork"] = ("NeuralNetwork: training throughput (rows/s) of the MLP and the CNN on Fashion-MNIST, CPU", NeuralNetwork.NeuralNetworkBenchmark.Run),
         ["nngp-bench"] = ("NNGP: kernel time vs numpy and GEMM, GP solve vs scipy, peak memory", Nngp.NngpBenchmark.Run),
         ["nngp-width"] = ("NNGP vs finite networks: tuned NeuralNetwork MLPs at widths 64–4096 with the NNGP's depth, nonlinearity and initialisation, n = 1k/5k/20k (+ CSV, PNG; --quick)", Nngp.NngpWidthStudy.Run),
+        ["nngp-orleans-bench"] = ("NNGP on Orleans: kernel products single-process vs 1, 2, 3 in-process silos, payload bytes per product, projection to n = 1,000,000 (--n --d --m --reps --project-silos --cores --gbps --iterations)", Orleans.OrleansNngpBenchmark.Run),
         ["nngp-repro"] = ("NNGP reproduction: Fashion-MNIST accuracy vs n, baselines, variance vs error", Nngp.NngpReproduction.Run),
         ["nngp-cg"] = ("NNGP matrix-free conjugate gradients on the full Fashion-MNIST (n = 60,000): accuracy, time, peak memory", Nngp.NngpMatrixFreeRun.Run),
         ["rebar-repro"] = ("REBAR reproduction: toy E[(b − 0.45)²] and a sigmoid belief network on binarized Fashion-MNIST per estimator: log-variance over training (+ PNG), ELBO/IWAE", Rebar.RebarRepro.Run),
