@@ -107,8 +107,7 @@ public sealed class OrleansNngpKernelOperator : INngpKernelOperator
         ArgumentNullException.ThrowIfNull(kernelOptions);
         ArgumentNullException.ThrowIfNull(features);
         settings.Validate();
-        if (kernel != NngpOutputs.Nngp && kernel != NngpOutputs.Ntk)
-            throw new ArgumentOutOfRangeException(nameof(kernel), kernel, "Choose one kernel: Nngp or Ntk.");
+        NngpKernelOperatorArguments.CheckKernel(kernel);
         if (features.dim() != 2 || features.shape[0] == 0 || features.shape[1] == 0)
             throw new ArgumentOutOfRangeException(nameof(features), $"Expected a non-empty [n, d] tensor of training features, got [{string.Join(", ", features.shape)}].");
         if (features.dtype != ScalarType.Float32 && features.dtype != ScalarType.Float64)
@@ -165,12 +164,7 @@ public sealed class OrleansNngpKernelOperator : INngpKernelOperator
     public Tensor Rows(ReadOnlySpan<long> indices, CancellationToken cancellation = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var idx = indices.ToArray();
-        foreach (var i in idx)
-        {
-            if (i < 0 || i >= Count)
-                throw new ArgumentOutOfRangeException(nameof(indices), i, $"Row index {i} is outside [0, {Count}).");
-        }
+        var idx = NngpKernelOperatorArguments.CheckRows(indices, Count);
         var output = new double[(long)idx.Length * Count];
         int perMessage = (int)Math.Max(1, _messageBytes / (8L * Count));
         var requests = idx.Select((row, position) => (Row: (int)row, Position: position)).GroupBy(p => BlockOf(p.Row))

@@ -70,8 +70,7 @@ public sealed class NngpLocalKernelOperator : INngpKernelOperator
         ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(kernelOptions);
         ArgumentNullException.ThrowIfNull(features);
-        if (kernel != NngpOutputs.Nngp && kernel != NngpOutputs.Ntk)
-            throw new ArgumentOutOfRangeException(nameof(kernel), kernel, "Choose one kernel: Nngp or Ntk.");
+        NngpKernelOperatorArguments.CheckKernel(kernel);
         if (features.dim() != 2 || features.shape[0] == 0)
             throw new ArgumentOutOfRangeException(nameof(features), "Expected a non-empty [n, d] tensor of training features.");
         if (settings.BlockRows < 0)
@@ -128,12 +127,7 @@ public sealed class NngpLocalKernelOperator : INngpKernelOperator
     public Tensor Rows(ReadOnlySpan<long> indices, CancellationToken cancellation = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var idx = indices.ToArray();
-        foreach (var i in idx)
-        {
-            if (i < 0 || i >= Count)
-                throw new ArgumentOutOfRangeException(nameof(indices), i, $"Row index {i} is outside [0, {Count}).");
-        }
+        var idx = NngpKernelOperatorArguments.CheckRows(indices, Count);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         if (idx.Length == 0)
