@@ -131,13 +131,13 @@ public sealed class NngpLocalKernelOperator : INngpKernelOperator
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         if (idx.Length == 0)
-            return torch.empty([0, Count], ScalarType.Float64, _kernel.Device).DetachFromDisposeScope();
+            return torch.empty([0, Count], ScalarType.Float64, _kernel.Device).MoveToOuterDisposeScope();
         using var rows = _kernel.Prepare(_features.index_select(0, torch.tensor(idx)), cancellation);
         using var r = _kernel.Compute(rows, _all, _kind == NngpOutputs.Ntk ? NngpOutputs.Both : NngpOutputs.Nngp, cancellation);
         var k = (_kind == NngpOutputs.Ntk ? r.Ntk! : r.Nngp).to(ScalarType.Float64).clone();
         var at = torch.tensor(idx, device: k.device).unsqueeze(1);
         k.scatter_(1, at, _diagonal.to(k.device).index_select(0, at.squeeze(1)).unsqueeze(1));
-        return k.DetachFromDisposeScope();
+        return k.MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc/>
@@ -162,7 +162,7 @@ public sealed class NngpLocalKernelOperator : INngpKernelOperator
             if (i1 < Count)
                 result[i1..].add_(torch.mm(kd[.., (i1 - i0)..].T, vd[i0..i1]));
         }
-        return result.DetachFromDisposeScope();
+        return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>Block b's upper part K(B_b, X[i0..n)), [i1 − i0, n − i0]: from the cache, or computed (and cached while the budget allows).</summary>
