@@ -50,34 +50,35 @@ internal sealed class NngpPivotedCholesky : IDisposable
         rank = Math.Min(rank, n);
         var d = diagonal.to(ScalarType.Float64).clone();
         double trace = d.sum().item<double>();
-        var rows = new List<Tensor>();
-        var pivots = new List<long>();
+        var factor = torch.zeros([rank, n], ScalarType.Float64, d.device);   // row m = column m of L
+        int count = 0;
         for (int m = 0; m < rank; m++)
         {
             cancellation.ThrowIfCancellationRequested();
+            using var step = torch.NewDisposeScope();
             long i = d.argmax().item<long>();
             double pivot = d[i].item<double>();
             if (!(pivot > 1e-12 * trace))
                 break;
             var row = op.Rows([i], cancellation)[0].to(ScalarType.Float64).to(d.device);
-            if (rows.Count > 0)
+            if (m > 0)
             {
-                var prev = torch.stack(rows, 0);               // [m, n]
+                var prev = factor.narrow(0, 0, m);               // [m, n]
                 row = row - torch.mv(prev.T, prev[.., i]);
             }
             var lm = row / Math.Sqrt(pivot);
             d.sub_(lm.square());
             d[i] = 0;
             d.clamp_min_(0);
-            rows.Add(lm);
-            pivots.Add(i);
+            factor[m].copy_(lm);
+            count++;
         }
-        var l = rows.Count == 0 ? torch.zeros([n, 0], ScalarType.Float64, d.device) : torch.stack(rows, 1).contiguous();
+        var l = factor.narrow(0, 0, count).T.contiguous();
         double residual = d.sum().item<double>();
         log?.Invoke(string.Create(CultureInfo.InvariantCulture,
-            $"Pivoted-Cholesky preconditioner of rank {rows.Count}: residual trace {residual / trace:G3} of tr(K)."));
+            $"Pivoted-Cholesky preconditioner of rank {count}: residual trace {residual / trace:G3} of tr(K)."));
         Tensor u, scale;
-        if (rows.Count == 0)
+        if (count == 0)
         {
             u = torch.zeros([n, 0], ScalarType.Float64, d.device);
             scale = torch.zeros([0], ScalarType.Float64, d.device);
@@ -130,8 +131,13 @@ internal sealed record NngpSolveReport(int Iterations, double MaxRelativeResidua
 /// </summary>
 internal static class NngpConjugateGradient
 {
+    /// <summary>
+    /// Solves; <paramref name="label"/> prefixes each iteration's log line. <paramref name="stop"/>, when given, is
+    /// called after each iteration with the iterate x (not to be kept) and ends the solve when it returns true (the
+    /// report then counts as converged). X lands in the caller's dispose scope.
+    /// </summary>
     internal static (Tensor X, NngpSolveReport Report) Solve(INngpKernelOperator op, Tensor y, double noise, NngpPivotedCholesky? preconditioner,
-        double tolerance, int maxIterations, Action<string>? log, CancellationToken cancellation)
+        double tolerance, int maxIterations, Action<string>? log, CancellationToken cancellation, string label = "CG", Func<Tensor, bool>? stop = null)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
@@ -147,7 +153,8 @@ internal static class NngpConjugateGradient
         var rz = (r * z).sum(0, keepdim: true);
         double maxResidual = (r.norm(0, keepdim: true) / safeNorm).max().item<double>();
         int it = 0;
-        while (maxResidual > tolerance && it < maxIterations)
+        bool stopped = false;
+        while (maxResidual > tolerance && it < maxIterations && !stopped)
         {
             cancellation.ThrowIfCancellationRequested();
             using var step = torch.NewDisposeScope();
@@ -166,9 +173,11 @@ internal static class NngpConjugateGradient
             if (!double.IsFinite(maxResidual))
                 throw new InvalidOperationException($"Conjugate gradients diverged at iteration {it} (residual {maxResidual}); the kernel operator returned non-finite values or C is not positive definite.");
             log?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                $"CG iteration {it}: largest relative residual {maxResidual:G3} (tolerance {tolerance:G3}), {watch.Elapsed.TotalSeconds:F1} s."));
+                $"{label} iteration {it}: largest relative residual {maxResidual:G3} (tolerance {tolerance:G3}), {watch.Elapsed.TotalSeconds:F1} s."));
+            stopped = stop?.Invoke(x) == true;
         }
-        var report = new NngpSolveReport(it, maxResidual, maxResidual <= tolerance, watch.Elapsed.TotalSeconds);
-        return (x.DetachFromDisposeScope(), report);
+        var report = new NngpSolveReport(it, maxResidual, stopped || maxResidual <= tolerance, watch.Elapsed.TotalSeconds);
+        // To the caller's scope (detaching it from every scope left one [n, m] tensor per fit to the finalizer).
+        return (x.MoveToOuterDisposeScope(), report);
     }
 }

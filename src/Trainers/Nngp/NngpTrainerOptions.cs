@@ -186,7 +186,11 @@ public abstract class NngpTrainerOptions : ComponentOptions
     /// <summary>Continue with a warning in the log instead of failing when conjugate gradients reach <see cref="SolverMaxIterations"/> unconverged. Default false.</summary>
     public bool SolverAllowUnconverged = SolverDefaults.AllowUnconverged;
 
-    /// <summary>Rank of the pivoted-Cholesky preconditioner (0 = none, plain CG on a diagonal-free system). Default 100.</summary>
+    /// <summary>
+    /// Rank of the pivoted-Cholesky preconditioner: −1 (default) = automatic, 100 up to n = 5,000 training rows, then
+    /// n/50 (200 at n = 10,000, 1,200 at n = 60,000), at most 2,000; 0 = none (CG preconditioned by the noise alone);
+    /// k &gt; 0 = rank k. It costs k kernel rows and n·k doubles, kept (twice) by a model with variances.
+    /// </summary>
     public int PreconditionerRank = SolverDefaults.PreconditionerRank;
 
     /// <summary>
@@ -203,7 +207,7 @@ public abstract class NngpTrainerOptions : ComponentOptions
         public const double Tolerance = 1e-6;
         public const int MaxIterations = 1000;
         public const bool AllowUnconverged = false;
-        public const int PreconditionerRank = 100;
+        public const int PreconditionerRank = -1;
         public const int VarianceRank = 512;
     }
 
@@ -237,7 +241,7 @@ public abstract class NngpTrainerOptions : ComponentOptions
         Core.Schema.Guard.CheckUserArg(Enum.IsDefined(Solver), nameof(Solver), "Unknown solver.");
         Core.Schema.Guard.CheckUserArg(SolverTolerance > 0 && SolverTolerance < 1, nameof(SolverTolerance), "Must be in (0, 1).");
         Core.Schema.Guard.CheckUserArg(SolverMaxIterations > 0, nameof(SolverMaxIterations), "Must be positive.");
-        Core.Schema.Guard.CheckUserArg(PreconditionerRank >= 0, nameof(PreconditionerRank), "Must be non-negative.");
+        Core.Schema.Guard.CheckUserArg(PreconditionerRank >= -1, nameof(PreconditionerRank), "Must be -1 (automatic), 0 (none) or positive.");
         Core.Schema.Guard.CheckUserArg(VarianceRank > 0, nameof(VarianceRank), "Must be positive.");
         if (Device is not null)
             Core.Runtime.DeviceResolver.Parse(Device);

@@ -10,10 +10,12 @@ using TorchSharp;
 namespace Components.Benchmarks.Nngp;
 
 /// <summary>
-/// <c>dotnet run -c Release --project test/Benchmarks -- nngp-cg [dir] [sizes] [cacheGiB] [threads]</c>: the NNGP classifier
+/// <c>dotnet run -c Release --project test/Benchmarks -- nngp-cg [dir] [sizes] [cacheGiB] [threads] [rank] [product] [predict]</c>: the NNGP classifier
 /// with the matrix-free conjugate-gradient solver on Fashion-MNIST (default the full 60,000 training images), tested on all 10,000 test images, (n = 60,000 is the whole training file, smaller n its first n rows) with the ReLU hyperparameters the reproduction's search selected
 /// (GP-2-1.6-0.01, ε = 0.1). Prints every phase with a timestamp (so the per-iteration cost can be read off a run
-/// that is stopped), then accuracy, fit and predict times and the process's peak resident memory (VmHWM).
+/// that is stopped), then accuracy, fit and predict times and the process's peak resident memory (VmHWM). rank: the
+/// preconditioner rank (default −1, the option's automatic rank); product: f64 (default) or f32, the kernel operator's
+/// product precision; predict: true (default) or false (fit only, e.g. to count iterations).
 /// Run it under <c>flock /work/wt/bigmem.lock</c>: at n = 60,000 the float32 kernel cache alone is 7.2 GB.
 /// </summary>
 public static class NngpMatrixFreeRun
@@ -24,6 +26,9 @@ public static class NngpMatrixFreeRun
         int[] sizes = args.Length > 1 ? args[1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : [60000];
         double cacheGiB = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 7.5;
         int threads = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1;
+        int rank = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : -1;
+        var product = args.Length > 5 && args[5] == "f32" ? NngpPrecision.Float32 : NngpPrecision.Float64;
+        bool withPredict = args.Length <= 6 || bool.Parse(args[6]);
         torch.set_num_threads(threads);
         var ml = new MLContext(seed: 0);
         var clock = Stopwatch.StartNew();
@@ -34,7 +39,7 @@ public static class NngpMatrixFreeRun
                 Console.WriteLine(F($"  [{clock.Elapsed.TotalSeconds,8:F1} s, RSS {Rss("VmRSS:") / 1024.0:F2} GiB] {e.RawMessage}"));
         };
         var test = ml.Data.Cache(FashionMnist.Load(ml, dir).Test);
-        Console.WriteLine(F($"Fashion-MNIST from {dir}; torch threads {threads}; load {File.ReadAllText("/proc/loadavg").Trim()}"));
+        Console.WriteLine(F($"Fashion-MNIST from {dir}; torch threads {threads}; preconditioner rank {rank}; product {product}; load {File.ReadAllText("/proc/loadavg").Trim()}"));
         var results = new List<string>();
         foreach (int n in sizes)
         {
@@ -49,12 +54,15 @@ public static class NngpMatrixFreeRun
                 Regularizer = 0.1,
                 PredictVariance = true,
                 Solver = NngpSolver.ConjugateGradient,
-                KernelOperatorFactory = new NngpLocalKernelOperatorFactory { CacheBudgetBytes = (long)(cacheGiB * (1L << 30)) },
+                PreconditionerRank = rank,
+                KernelOperatorFactory = new NngpLocalKernelOperatorFactory { CacheBudgetBytes = (long)(cacheGiB * (1L << 30)), ProductPrecision = product },
             };
             clock.Restart();
             using var model = ml.MulticlassClassification.Trainers.Nngp(options).Fit(train);
             double fit = clock.Elapsed.TotalSeconds;
             Console.WriteLine(F($"fit n = {n}: {fit:F1} s, peak RSS {Rss("VmHWM:") / 1024.0:F2} GiB, load {File.ReadAllText("/proc/loadavg").Trim()}"));
+            if (!withPredict)
+                continue;
             clock.Restart();
             var scored = model.Transform(test);
             var metrics = ml.MulticlassClassification.Evaluate(scored);
