@@ -45,6 +45,7 @@ public static partial class StepBenchmark
                 case "--threads": threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--profile": return Profile(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
                 case "--fused-only": return FusedOnly(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
+                case "--function-errors": return FunctionErrors(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
                 case "--sizes": sizes = [.. args[i + 1].Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture))]; break;
                 default: Console.Error.WriteLine($"Unknown option '{args[i]}'."); return 2;
             }
@@ -169,6 +170,54 @@ public static partial class StepBenchmark
         using var meta = HierarchicalRnnMetaParameters.LoadShipped();
         var (wall, _, cpu) = Time(n, 200, ps => new HierarchicalRnnOptimizer(ps, meta));
         Console.WriteLine(F($"fused step, {n:N0} parameters: {Ms(cpu)} CPU, {Ms(wall)} wall (median of 200); load {Load()}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// The fused kernel's vectorised functions against System.Math (double): the largest absolute and relative errors
+    /// over n evenly spaced points of [−40, 40] and n log-spaced magnitudes 10⁻³⁰…10³⁰ of each sign (Log and Exp on
+    /// the values they take: Log on |x| &gt; 0, Exp below 80). Relative errors only where |f(x)| ≥ 1e-30, and again where
+    /// |f(x)| ≥ 0.01 (near a zero of f, tanh and asinh have an absolute, not a relative, accuracy).
+    /// </summary>
+    private static int FunctionErrors(long n)
+    {
+        var xs = new List<float>();
+        for (long i = 0; i < n; i++)
+            xs.Add((float)(-40 + 80.0 * i / (n - 1)));
+        for (long i = 0; i < n; i++)
+        {
+            float a = (float)Math.Pow(10, -30 + 60.0 * i / (n - 1));
+            xs.Add(a);
+            xs.Add(-a);
+        }
+        var fs = new (string Name, Func<System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector512<float>> F, Func<double, double> Exact, Func<float, bool> Domain)[]
+        {
+            ("sigmoid", HierarchicalRnnFusedCpuStep.Sigmoid, v => 1 / (1 + Math.Exp(-v)), _ => true),
+            ("tanh", HierarchicalRnnFusedCpuStep.Tanh, Math.Tanh, _ => true),
+            ("asinh", HierarchicalRnnFusedCpuStep.Asinh, Math.Asinh, _ => true),
+            ("log", HierarchicalRnnFusedCpuStep.Log, Math.Log, v => v > 0),
+            ("exp", HierarchicalRnnFusedCpuStep.Exp, Math.Exp, v => v >= -87 && v <= 80),
+        };
+        var lanes = new float[16];
+        foreach (var (name, f, exact, domain) in fs)
+        {
+            var pts = xs.Where(domain).ToArray();
+            double maxAbs = 0, maxRel = 0, atAbs = 0, atRel = 0, maxRel1 = 0, atRel1 = 0;
+            for (int b = 0; b < pts.Length; b += 16)
+            {
+                for (int j = 0; j < 16; j++)
+                    lanes[j] = pts[Math.Min(b + j, pts.Length - 1)];
+                var y = f(System.Runtime.Intrinsics.Vector512.Create(lanes));
+                for (int j = 0; j < 16; j++)
+                {
+                    double e = exact(lanes[j]), err = Math.Abs(e - y[j]);
+                    if (err > maxAbs) (maxAbs, atAbs) = (err, lanes[j]);
+                    if (Math.Abs(e) >= 1e-30 && err / Math.Abs(e) > maxRel) (maxRel, atRel) = (err / Math.Abs(e), lanes[j]);
+                    if (Math.Abs(e) >= 1e-2 && err / Math.Abs(e) > maxRel1) (maxRel1, atRel1) = (err / Math.Abs(e), lanes[j]);
+                }
+            }
+            Console.WriteLine(F($"{name,-8} {pts.Length,9} points: max absolute error {maxAbs:G3} (at x = {atAbs:G6}), max relative error {maxRel:G3} (at x = {atRel:G6}), where |f| ≥ 0.01 {maxRel1:G3} (at x = {atRel1:G6})"));
+        }
         return 0;
     }
 
