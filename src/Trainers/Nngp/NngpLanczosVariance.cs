@@ -71,6 +71,10 @@ internal sealed class NngpLanczosVariance : IDisposable
         while (size < rank)
         {
             cancellation.ThrowIfCancellationRequested();
+            // Each block's temporaries (the concatenated basis, the kernel product and the preconditioner's
+            // intermediates, several n × block float64 each) are freed with its own scope; only the new basis block,
+            // its image and the next start block leave it.
+            using var blockScope = torch.NewDisposeScope();
             // Orthogonalise the new block against the basis (twice) and within itself.
             for (int pass = 0; pass < 2 && qs.Count > 0; pass++)
             {
@@ -88,7 +92,7 @@ internal sealed class NngpLanczosVariance : IDisposable
             qs.Add(qb.DetachFromDisposeScope());
             aqs.Add(aq.DetachFromDisposeScope());
             size += take;
-            next = aq.clone();
+            next = aq.clone().MoveToOuterDisposeScope();
         }
         var q = torch.cat(qs, 1).contiguous();
         var h = torch.mm(q.T, torch.cat(aqs, 1));
