@@ -195,7 +195,7 @@ internal static unsafe class HierarchicalRnnFusedKernel256
         for (int j = 0; j < p; j++) accH[j] = Vector256<float>.Zero;
         for (int j = 0; j < ix; j++) accX[j] = Vector256<float>.Zero;
         var accD = Vector256<float>.Zero;
-        var hOut = stackalloc Vector256<float>[p]; // the new state, transposed back into rows on the way out
+        var hOut = stackalloc Vector256<float>[p]; // the new state (its first 8 overwritten by the rows on the way out)
         var mIn = stackalloc Vector256<float>[k];
         var vIn = stackalloc Vector256<float>[k];
         var mOut = stackalloc Vector256<float>[k];
@@ -315,16 +315,15 @@ internal static unsafe class HierarchicalRnnFusedKernel256
     /// <summary>
     /// Writes ten column vectors c[q] (8 parameters each) as the row-major [8, 10] block at dst: the inverse of
     /// <see cref="Load8x10"/> (an 8 × 8 transpose and eight 32-byte row stores; two unpacks and eight 8-byte pair stores).
-    /// Writes exactly the block's 80 floats.
+    /// Writes exactly the block's 80 floats; overwrites c[0..7] with the rows (no stack buffer, so that it inlines).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store8x10(Vector256<float>* c, float* dst)
     {
         const int p = DefaultP;
-        var rows = stackalloc Vector256<float>[W];
-        Transpose8(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], rows);
+        Transpose8(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c);
         for (int l = 0; l < W; l++)
-            Vector256.Store(rows[l], dst + l * p);
+            Vector256.Store(c[l], dst + l * p);
         var lo = Avx.UnpackLow(c[8], c[9]).AsDouble();  // a8 a9 b8 b9 | e8 e9 f8 f9
         var hi = Avx.UnpackHigh(c[8], c[9]).AsDouble(); // c8 c9 d8 d9 | g8 g9 h8 h9
         Sse2.StoreLow((double*)(dst + 8), lo.GetLower());
