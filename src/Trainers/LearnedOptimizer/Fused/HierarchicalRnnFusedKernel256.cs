@@ -410,8 +410,14 @@ internal static unsafe class HierarchicalRnnFusedKernel256
         dst[7] = Avx.Permute2x128(u3, u7, 0x31);
     }
 
-    /// <summary>out[j] = b[j] + Σ_i in[i]·wg[i, j] for ten columns j, the accumulators in registers (each weight a vbroadcastss).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>
+    /// out[j] = b[j] + Σ_i in[i]·wg[i, j] for ten columns j, the accumulators in registers (each weight a vbroadcastss).
+    /// Not inlined, on purpose: inlined into <see cref="Pass1Default"/>, the third call (the candidate) kept six of its
+    /// ten accumulators on the stack (AVX2 has 16 vector registers and the outer loop's invariants held the rest), a load
+    /// and store per FMA; as a call it has all 16 (`--fused-only 100000`, alternated: 7.7–10.4 ms against 11.1–12.3 ms).
+    /// Pre-broadcast weights (an FMA memory operand instead of vbroadcastss) were not faster.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Gate10(Vector256<float>* inp, int nIn, float* wg, float* b, Vector256<float>* outp)
     {
         Vector256<float> a0 = Vector256.Create(b[0]), a1 = Vector256.Create(b[1]), a2 = Vector256.Create(b[2]), a3 = Vector256.Create(b[3]),
