@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Components.Trainers.LearnedOptimizer.Fused;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,9 +21,10 @@ internal static class HierarchicalRnnInPlaceStep
 
     /// <summary>
     /// One step on <paramref name="parameters"/> (θ ← θ − update for each tensor with a gradient), updating
-    /// <paramref name="state"/> in place. Call under no_grad inside a dispose scope.
+    /// <paramref name="state"/> in place. Call under no_grad inside a dispose scope. <paramref name="fusedKernel"/>: the
+    /// fused kernel variant for float32 CPU tensors (<see cref="FusedCpuKernel.None"/>: the libtorch path for all).
     /// </summary>
-    public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, bool allowFused = true,
+    public static void Apply(HierarchicalRnnMetaParameters meta, IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor?> gradients, HierarchicalRnnState state, FusedCpuKernel fusedKernel,
         double maxLogLearningRate = HierarchicalRnnUpdate.MaxLogLearningRate, Scratch? scratch = null)
     {
         var a = meta.Architecture;
@@ -65,8 +67,8 @@ internal static class HierarchicalRnnInPlaceStep
             wCatT = cat([gWx, cat([gWh.narrow(1, 0, 2 * p), zeros(p, p, dtype, device)], 1)], 0).t().contiguous().MoveToOuterDisposeScope(); // [3P, I + P]
             whCandidateT = gWh.narrow(1, 2 * p, p).t().contiguous().MoveToOuterDisposeScope(); // [P, P]
         }
-        bool fusedDtype = allowFused && HierarchicalRnnFusedCpuStep.IsSupported && dtype == ScalarType.Float32 && device.type == DeviceType.CPU;
-        HierarchicalRnnFusedCpuStep.Weights? fusedWeights = null;
+        bool fusedDtype = fusedKernel != FusedCpuKernel.None && dtype == ScalarType.Float32 && device.type == DeviceType.CPU;
+        FusedWeights? fusedWeights = null;
 
         for (int i = 0; i < state.Tensors.Length; i++)
         {
@@ -76,14 +78,14 @@ internal static class HierarchicalRnnInPlaceStep
             using var scope = NewDisposeScope();
             if (fusedDtype && FusedApplies(parameters[i], s))
             {
-                fusedWeights ??= new HierarchicalRnnFusedCpuStep.Weights
+                fusedWeights ??= new FusedWeights
                 {
                     K = k, P = (int)p,
                     WxT = Floats(gWx.t()), WhT = Floats(gWh.t()), OutW = Floats(outWT), OutB = Floats(outB), Shortcut = Floats(shortcut),
                     StepSizeOffset = meta.StepSizeOffset.item<float>(), LrMomentum = lrMomentum.item<float>(), MeanLogLr = meanLogLr.item<float>(),
                     MaxLogLr = (float)maxLogLearningRate,
                 };
-                ApplyFused(meta, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal, scratch);
+                ApplyFused(meta, fusedKernel, fusedWeights, parameters[i], gradient, s, AddMm(paramBiasFromGlobal, s.TensorHidden, ptW), tensorBiasFromGlobal, scratch);
                 continue;
             }
             long n = s.LogLearningRate.numel();
@@ -177,7 +179,7 @@ internal static class HierarchicalRnnInPlaceStep
     private static float[] Floats(Tensor t) => t.detach().contiguous().data<float>().ToArray();
 
     /// <summary>One tensor's step with <see cref="HierarchicalRnnFusedCpuStep"/>: pass 1, the tensor GRU on the sums, pass 2.</summary>
-    private static unsafe void ApplyFused(HierarchicalRnnMetaParameters meta, HierarchicalRnnFusedCpuStep.Weights w, Parameter parameter, Tensor gradient,
+    private static unsafe void ApplyFused(HierarchicalRnnMetaParameters meta, FusedCpuKernel kernel, FusedWeights w, Parameter parameter, Tensor gradient,
         HierarchicalRnnTensorState s, Tensor bias, Tensor tensorBiasFromGlobal, Scratch? scratch)
     {
         long n = s.LogLearningRate.numel();
@@ -185,7 +187,7 @@ internal static class HierarchicalRnnInPlaceStep
         var g = gradient.reshape(-1).to(ScalarType.Float32).contiguous();
         // The update buffer between the passes: the caller's reused one (a fresh 4n bytes every step costs page faults), else a tensor.
         float* updatePointer = scratch is not null ? scratch.Get(n) : HierarchicalRnnFusedCpuStep.Pointer(empty(n, ScalarType.Float32));
-        var d = new HierarchicalRnnFusedCpuStep.TensorData
+        var d = new FusedTensorData
         {
             N = n,
             Gradient = HierarchicalRnnFusedCpuStep.Pointer(g),
@@ -199,7 +201,7 @@ internal static class HierarchicalRnnInPlaceStep
             FirstStep = s.Steps == 0,
         };
         var sums = new double[w.P + ix];
-        HierarchicalRnnFusedCpuStep.Pass1(w, Floats(bias), d, updatePointer, sums.AsSpan(0, w.P), sums.AsSpan(w.P), out double sumD2);
+        HierarchicalRnnFusedCpuStep.Pass1(kernel, w, Floats(bias), d, updatePointer, sums.AsSpan(0, w.P), sums.AsSpan(w.P), out double sumD2);
         // Per-tensor GRU on the mean of [h', x] (old tensor state): in C# on the weights' memory where they are contiguous
         // (a 20-unit GRU is about 2,600 multiply-adds; its 16 libtorch calls cost more than that), else libtorch's.
         var (tWx, tWh, tB) = meta.TensorGru;
@@ -213,7 +215,7 @@ internal static class HierarchicalRnnInPlaceStep
         else
             tensorHidden = Gru(tensor(mean, [1, w.P + ix], ScalarType.Float32), s.TensorHidden, meta.TensorGru, tensorBiasFromGlobal);
         float inverseRms = (float)(1 / Math.Sqrt((float)(sumD2 / n) + (float)HierarchicalRnnUpdate.Epsilon));
-        HierarchicalRnnFusedCpuStep.Pass2(d.Theta, updatePointer, n, inverseRms);
+        HierarchicalRnnFusedCpuStep.Pass2(kernel, d.Theta, updatePointer, n, inverseRms);
         if (tensorHidden is not null)
             s.TensorHidden.copy_(tensorHidden);
         s.Steps++;

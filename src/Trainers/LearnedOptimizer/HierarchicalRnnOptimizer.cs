@@ -1,4 +1,5 @@
 using Components.Core.Randomness;
+using Components.Trainers.LearnedOptimizer.Fused;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -157,10 +158,24 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
     internal bool UseReferenceStep { get; set; }
 
     /// <summary>
-    /// Whether the in-place path may use the fused CPU kernel (<see cref="HierarchicalRnnFusedCpuStep"/>) for float32 CPU
-    /// tensors (default true); false keeps the libtorch element-wise path. For tests and the benchmark.
+    /// Which fused CPU kernel (<see cref="HierarchicalRnnFusedCpuStep"/>) the in-place path uses for float32 CPU tensors:
+    /// by default the widest this CPU runs (<see cref="HierarchicalRnnFusedCpuStep.Detected"/>);
+    /// <see cref="FusedCpuKernel.None"/> keeps the libtorch element-wise path; <see cref="FusedCpuKernel.Avx2"/> on an
+    /// AVX-512 CPU runs the 256-bit variant. For tests and the benchmark.
     /// </summary>
-    internal bool UseFusedCpuKernel { get; set; } = true;
+    /// <exception cref="PlatformNotSupportedException">The CPU does not run that variant.</exception>
+    internal FusedCpuKernel CpuKernel
+    {
+        get => _cpuKernel;
+        set
+        {
+            if (value != FusedCpuKernel.None && !HierarchicalRnnFusedCpuStep.IsSupported(value))
+                throw new PlatformNotSupportedException($"The fused CPU kernel {value} does not run on this CPU (it runs {HierarchicalRnnFusedCpuStep.Detected}).");
+            _cpuKernel = value;
+        }
+    }
+
+    private FusedCpuKernel _cpuKernel = HierarchicalRnnFusedCpuStep.Detected;
 
     /// <summary>Calls of <see cref="step"/> that updated at least one tensor.</summary>
     public long Steps { get; private set; }
@@ -204,7 +219,7 @@ public sealed class HierarchicalRnnOptimizer : torch.optim.Optimizer
             }
             else if (any)
             {
-                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state, UseFusedCpuKernel, _maxLogLearningRate, _scratch);
+                HierarchicalRnnInPlaceStep.Apply(_meta, _parameters, gradients, _state, _cpuKernel, _maxLogLearningRate, _scratch);
             }
             if (any)
                 Steps++;

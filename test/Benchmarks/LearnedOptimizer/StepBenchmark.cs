@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Components.Trainers.LearnedOptimizer;
+using Components.Trainers.LearnedOptimizer.Fused;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +10,8 @@ using static TorchSharp.torch;
 namespace Components.Benchmarks.LearnedOptimizer;
 
 /// <summary>
-/// <c>lopt-step [--threads T] [--sizes 10000,100000,1000000]</c>: time and memory of one optimizer step of the
+/// <c>lopt-step [--kernel Avx512|Avx2] [--threads T] [--sizes 10000,100000,1000000]</c> (and, after those options,
+/// <c>--fused-only N</c>, <c>--function-errors N</c>, <c>--profile N</c>): time and memory of one optimizer step of the
 /// hierarchical RNN optimizer (the fused float32 CPU kernel, the libtorch in-place path it replaced on the CPU, and the
 /// pure differentiable Step)
 /// against TorchSharp's Adam, at each size in the same run; per-parameter state; FLOPs per parameter per step against
@@ -38,19 +40,29 @@ public static partial class StepBenchmark
     {
         int threads = 1;
         long[] sizes = [10_000, 100_000, 1_000_000];
+        var kernel = HierarchicalRnnFusedCpuStep.Detected; // the fused column's variant (default: what the optimizer picks here)
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
             {
                 case "--threads": threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--kernel":
+                    kernel = Enum.Parse<FusedCpuKernel>(args[i + 1], ignoreCase: true);
+                    if (kernel != FusedCpuKernel.None && !HierarchicalRnnFusedCpuStep.IsSupported(kernel))
+                    {
+                        Console.Error.WriteLine($"The fused kernel {kernel} does not run on this CPU (it runs {HierarchicalRnnFusedCpuStep.Detected}).");
+                        return 2;
+                    }
+                    break;
                 case "--profile": return Profile(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
-                case "--fused-only": return FusedOnly(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
-                case "--function-errors": return FunctionErrors(long.Parse(args[i + 1], CultureInfo.InvariantCulture));
+                case "--fused-only": return FusedOnly(long.Parse(args[i + 1], CultureInfo.InvariantCulture), kernel);
+                case "--function-errors": return FunctionErrors(long.Parse(args[i + 1], CultureInfo.InvariantCulture), kernel);
                 case "--sizes": sizes = [.. args[i + 1].Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture))]; break;
                 default: Console.Error.WriteLine($"Unknown option '{args[i]}'."); return 2;
             }
         }
         Console.WriteLine($"load {Load()}, cores {Environment.ProcessorCount}");
+        Console.WriteLine(Machine(kernel));
 
         // 1. The machine's float32 GEMM rate (2048³, best of 5), 1 and 2 threads.
         var gemm = new Dictionary<int, double>();
@@ -68,7 +80,7 @@ public static partial class StepBenchmark
         Console.WriteLine();
         Console.WriteLine($"Step time: CPU time of the stepping thread, torch threads {threads} (median of the timed steps after 3 warm-up steps); wall-clock medians in the last column; load {Load()}");
         Console.WriteLine();
-        Console.WriteLine($"learned, fused: the fused float32 CPU kernel (HierarchicalRnnFusedCpuStep; Vector512 in hardware: {HierarchicalRnnFusedCpuStep.IsSupported}); learned, libtorch in place: the element-wise libtorch path it replaced on the CPU");
+        Console.WriteLine($"learned, fused: the fused float32 CPU kernel (HierarchicalRnnFusedCpuStep, variant {HierarchicalRnnFusedCpuStep.Describe(kernel)}); learned, libtorch in place: the element-wise libtorch path it replaced on the CPU");
         Console.WriteLine();
         Console.WriteLine($"| parameters | Adam | learned, pure Step | learned, libtorch in place | learned, fused | fused / Adam | libtorch / fused | achieved GFLOP/s (fused) | % of {threads}-thread GEMM rate | extra peak RSS per step: Adam / pure / libtorch / fused | wall: Adam / pure / libtorch / fused |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -78,8 +90,8 @@ public static partial class StepBenchmark
             int reps = n >= 1_000_000 ? 8 : n >= 100_000 ? 20 : 60;
             var (adamWall, adamMb, adam) = Time(n, reps, ps => torch.optim.Adam(ps, 1e-3));
             var (pureWall, pureMb, pure) = Time(n, Math.Max(4, reps / 2), ps => new HierarchicalRnnOptimizer(ps, meta) { UseReferenceStep = true });
-            var (libWall, libMb, lib) = Time(n, reps, ps => new HierarchicalRnnOptimizer(ps, meta) { UseFusedCpuKernel = false });
-            var (fastWall, fastMb, fast) = Time(n, reps, ps => new HierarchicalRnnOptimizer(ps, meta));
+            var (libWall, libMb, lib) = Time(n, reps, ps => new HierarchicalRnnOptimizer(ps, meta) { CpuKernel = FusedCpuKernel.None });
+            var (fastWall, fastMb, fast) = Time(n, reps, ps => new HierarchicalRnnOptimizer(ps, meta) { CpuKernel = kernel });
             double rate = (flops.Gemm + flops.Elementwise) * (double)n / fast;
             Console.WriteLine(F($"| {n:N0} | {Ms(adam)} | {Ms(pure)} | {Ms(lib)} | {Ms(fast)} | {fast / adam:F1}× | {lib / fast:F2}× | {rate / 1e9:F2} | {100 * rate / gemm[threads]:F1}% | {adamMb:F0} / {pureMb:F0} / {libMb:F0} / {fastMb:F0} MiB | {Ms(adamWall)} / {Ms(pureWall)} / {Ms(libWall)} / {Ms(fastWall)} |"));
         }
@@ -164,23 +176,30 @@ public static partial class StepBenchmark
     }
 
     /// <summary>Only the fused step at n parameters, 200 steps (for a profiler: <c>perf record</c>).</summary>
-    private static int FusedOnly(long n)
+    private static int FusedOnly(long n, FusedCpuKernel kernel)
     {
         torch.set_num_threads(1);
         using var meta = HierarchicalRnnMetaParameters.LoadShipped();
-        var (wall, _, cpu) = Time(n, 200, ps => new HierarchicalRnnOptimizer(ps, meta));
-        Console.WriteLine(F($"fused step, {n:N0} parameters: {Ms(cpu)} CPU, {Ms(wall)} wall (median of 200); load {Load()}"));
+        var (wall, _, cpu) = Time(n, 200, ps => new HierarchicalRnnOptimizer(ps, meta) { CpuKernel = kernel });
+        Console.WriteLine(F($"fused step ({kernel}), {n:N0} parameters: {Ms(cpu)} CPU, {Ms(wall)} wall (median of 200); load {Load()}"));
         return 0;
     }
 
     /// <summary>
-    /// The fused kernel's vectorised functions against System.Math (double): the largest absolute and relative errors
-    /// over n evenly spaced points of [−40, 40] and n log-spaced magnitudes 10⁻³⁰…10³⁰ of each sign (Log and Exp on
-    /// the values they take: Log on |x| &gt; 0, Exp below 80). Relative errors only where |f(x)| ≥ 1e-30, and again where
-    /// |f(x)| ≥ 0.01 (near a zero of f, tanh and asinh have an absolute, not a relative, accuracy).
+    /// The fused kernel's vectorised functions (variant <paramref name="kernel"/>) against System.Math (double): the
+    /// largest absolute and relative errors over n evenly spaced points of [−40, 40] and n log-spaced magnitudes
+    /// 10⁻³⁰…10³⁰ of each sign (Log and Exp on the values they take: Log on |x| &gt; 0, Exp below 80). Relative errors
+    /// only where |f(x)| ≥ 1e-30, and again where |f(x)| ≥ 0.01 (near a zero of f, tanh and asinh have an absolute, not
+    /// a relative, accuracy).
     /// </summary>
-    private static int FunctionErrors(long n)
+    private static int FunctionErrors(long n, FusedCpuKernel kernel)
     {
+        if (kernel == FusedCpuKernel.None)
+        {
+            Console.Error.WriteLine("No fused kernel runs on this CPU.");
+            return 2;
+        }
+        Console.WriteLine(Machine(kernel));
         var xs = new List<float>();
         for (long i = 0; i < n; i++)
             xs.Add((float)(-40 + 80.0 * i / (n - 1)));
@@ -190,35 +209,44 @@ public static partial class StepBenchmark
             xs.Add(a);
             xs.Add(-a);
         }
-        var fs = new (string Name, Func<System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector512<float>> F, Func<double, double> Exact, Func<float, bool> Domain)[]
+        var fs = new (HierarchicalRnnFusedCpuStep.Function F, Func<double, double> Exact, Func<float, bool> Domain)[]
         {
-            ("sigmoid", HierarchicalRnnFusedCpuStep.Sigmoid, v => 1 / (1 + Math.Exp(-v)), _ => true),
-            ("tanh", HierarchicalRnnFusedCpuStep.Tanh, Math.Tanh, _ => true),
-            ("asinh", HierarchicalRnnFusedCpuStep.Asinh, Math.Asinh, _ => true),
-            ("log", HierarchicalRnnFusedCpuStep.Log, Math.Log, v => v > 0),
-            ("exp", HierarchicalRnnFusedCpuStep.Exp, Math.Exp, v => v >= -87 && v <= 80),
+            (HierarchicalRnnFusedCpuStep.Function.Sigmoid, v => 1 / (1 + Math.Exp(-v)), _ => true),
+            (HierarchicalRnnFusedCpuStep.Function.Tanh, Math.Tanh, _ => true),
+            (HierarchicalRnnFusedCpuStep.Function.Asinh, Math.Asinh, _ => true),
+            (HierarchicalRnnFusedCpuStep.Function.Log, Math.Log, v => v > 0),
+            (HierarchicalRnnFusedCpuStep.Function.Exp, Math.Exp, v => v >= -87 && v <= 80),
         };
-        var lanes = new float[16];
-        foreach (var (name, f, exact, domain) in fs)
+        foreach (var (f, exact, domain) in fs)
         {
             var pts = xs.Where(domain).ToArray();
+            var y = new float[pts.Length];
+            HierarchicalRnnFusedCpuStep.Evaluate(kernel, f, pts, y);
             double maxAbs = 0, maxRel = 0, atAbs = 0, atRel = 0, maxRel1 = 0, atRel1 = 0;
-            for (int b = 0; b < pts.Length; b += 16)
+            for (int j = 0; j < pts.Length; j++)
             {
-                for (int j = 0; j < 16; j++)
-                    lanes[j] = pts[Math.Min(b + j, pts.Length - 1)];
-                var y = f(System.Runtime.Intrinsics.Vector512.Create(lanes));
-                for (int j = 0; j < 16; j++)
-                {
-                    double e = exact(lanes[j]), err = Math.Abs(e - y[j]);
-                    if (err > maxAbs) (maxAbs, atAbs) = (err, lanes[j]);
-                    if (Math.Abs(e) >= 1e-30 && err / Math.Abs(e) > maxRel) (maxRel, atRel) = (err / Math.Abs(e), lanes[j]);
-                    if (Math.Abs(e) >= 1e-2 && err / Math.Abs(e) > maxRel1) (maxRel1, atRel1) = (err / Math.Abs(e), lanes[j]);
-                }
+                double e = exact(pts[j]), err = Math.Abs(e - y[j]);
+                if (err > maxAbs) (maxAbs, atAbs) = (err, pts[j]);
+                if (Math.Abs(e) >= 1e-30 && err / Math.Abs(e) > maxRel) (maxRel, atRel) = (err / Math.Abs(e), pts[j]);
+                if (Math.Abs(e) >= 1e-2 && err / Math.Abs(e) > maxRel1) (maxRel1, atRel1) = (err / Math.Abs(e), pts[j]);
             }
+            string name = f.ToString().ToLowerInvariant();
             Console.WriteLine(F($"{name,-8} {pts.Length,9} points: max absolute error {maxAbs:G3} (at x = {atAbs:G6}), max relative error {maxRel:G3} (at x = {atRel:G6}), where |f| ≥ 0.01 {maxRel1:G3} (at x = {atRel1:G6})"));
         }
         return 0;
+    }
+
+    /// <summary>The CPU model (Linux: /proc/cpuinfo) and the fused kernel variant that runs.</summary>
+    private static string Machine(FusedCpuKernel kernel)
+    {
+        string model = "unknown";
+        try
+        {
+            model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? model;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return $"CPU: {model}; fused kernel: {HierarchicalRnnFusedCpuStep.Describe(kernel)} (this CPU's widest: {HierarchicalRnnFusedCpuStep.Detected})";
     }
 
     /// <summary>Thread CPU time of the single operations of a step on n parameters (one torch thread).</summary>

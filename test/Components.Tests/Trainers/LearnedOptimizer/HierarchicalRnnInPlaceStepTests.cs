@@ -1,4 +1,6 @@
+using Components.Tests.Harness;
 using Components.Trainers.LearnedOptimizer;
+using Components.Trainers.LearnedOptimizer.Fused;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,16 +10,21 @@ namespace Components.Tests.Trainers.LearnedOptimizer;
 /// <summary>
 /// The optimizer's in-place fast path (<c>HierarchicalRnnInPlaceStep</c>) is the pure, differentiable
 /// <c>HierarchicalRnnUpdate.Step</c> the meta-trainer unrolls: same parameters and same state, step after step, both
-/// with the fused float32 CPU kernel (<c>HierarchicalRnnFusedCpuStep</c>) and with the libtorch element-wise path.
+/// with each variant of the fused float32 CPU kernel (<c>HierarchicalRnnFusedCpuStep</c>: Avx512 and Avx2, each run
+/// where the CPU supports it and reported as skipped elsewhere) and with the libtorch element-wise path.
 /// </summary>
 public sealed class HierarchicalRnnInPlaceStepTests
 {
     private static double[] Values(Tensor t) => t.detach().to(ScalarType.Float64).cpu().contiguous().data<double>().ToArray();
 
-    /// <summary>Parameters after each step and the final state, for one path, on a problem whose gradients are fixed draws.</summary>
-    private enum Path { Reference, Libtorch, Fused }
+    /// <summary>The pure Step's path name; the others are "Libtorch" and the fused kernel variants ("Avx512", "Avx2").</summary>
+    private const string Reference = "Reference";
 
-    private static (List<double[]> Trajectory, Dictionary<string, double[]> State) Run(HierarchicalRnnMetaParameters meta, Path path,
+    /// <summary>The fused kernel variant of a path name (<see cref="FusedCpuKernel.None"/>: the libtorch in-place path).</summary>
+    private static FusedCpuKernel Kernel(string path) => path is Reference or "Libtorch" ? FusedCpuKernel.None : Enum.Parse<FusedCpuKernel>(path);
+
+    /// <summary>Parameters after each step and the final state, for one path, on a problem whose gradients are fixed draws.</summary>
+    private static (List<double[]> Trajectory, Dictionary<string, double[]> State) Run(HierarchicalRnnMetaParameters meta, string path,
         double maxLearningRate = HierarchicalRnnOptimizer.Options.Defaults.MaxLearningRate)
     {
         var gen = new Generator(31);
@@ -27,10 +34,10 @@ public sealed class HierarchicalRnnInPlaceStepTests
             new(randn([5], generator: gen), requires_grad: true),
             new(randn([3, 2, 2], generator: gen), requires_grad: true),
             new(randn([1], generator: gen), requires_grad: true), // one element: transposed views of its state are contiguous
-            new(randn([37], generator: gen), requires_grad: true), // two full blocks of 16 lanes and a partial one
+            new(randn([37], generator: gen), requires_grad: true), // two full blocks of 16 lanes (four of 8) and a partial one
         ];
         using var optimizer = new HierarchicalRnnOptimizer(ps, meta, new HierarchicalRnnOptimizer.Options { Seed = 6, MaxLearningRate = maxLearningRate })
-        { UseReferenceStep = path == Path.Reference, UseFusedCpuKernel = path == Path.Fused };
+        { UseReferenceStep = path == Reference, CpuKernel = Kernel(path) };
         var trajectory = new List<double[]>();
         for (int t = 0; t < 6; t++)
         {
@@ -55,15 +62,26 @@ public sealed class HierarchicalRnnInPlaceStepTests
         return (trajectory, result);
     }
 
+    /// <summary>
+    /// Rows: the path, the meta-parameters' seed, whether the log learning rate is driven into its clip, and whether the
+    /// architecture is a non-default one (K = 3, P = 7: the fused kernels' generic path on full blocks too, not only on
+    /// the last partial block).
+    /// </summary>
     [Theory]
-    [InlineData(4, false, false)]
-    [InlineData(11, false, false)]
-    [InlineData(4, true, false)]
-    [InlineData(11, true, false)]
-    [InlineData(4, true, true)]
-    public void TheInPlaceStepFollowsThePureStepExactlyUpToRounding(int seed, bool fused, bool clipLogLr)
+    [InlineData("Libtorch", 4, false, false)]
+    [InlineData("Libtorch", 11, false, false)]
+    [InlineData("Libtorch", 4, false, true)]
+    [FusedKernelData("Avx512", 4, false, false)]
+    [FusedKernelData("Avx512", 11, false, false)]
+    [FusedKernelData("Avx512", 4, true, false)]
+    [FusedKernelData("Avx512", 4, false, true)]
+    [FusedKernelData("Avx2", 4, false, false)]
+    [FusedKernelData("Avx2", 11, false, false)]
+    [FusedKernelData("Avx2", 4, true, false)]
+    [FusedKernelData("Avx2", 4, false, true)]
+    public void TheInPlaceStepFollowsThePureStepExactlyUpToRounding(string path, int seed, bool clipLogLr, bool otherShape)
     {
-        using var meta = HierarchicalRnnMetaParameters.CreateInitial(seed);
+        using var meta = HierarchicalRnnMetaParameters.CreateInitial(seed, otherShape ? new HierarchicalRnnArchitecture(3, 7, 16, 16) : null);
         if (clipLogLr)
         {
             // A log-lr change of −40 takes every step log lr below −33: the clipped value is −33 on every path (unclipped,
@@ -71,8 +89,8 @@ public sealed class HierarchicalRnnInPlaceStepTests
             using var _ = no_grad();
             meta.LearningRateChange.B.fill_(-40);
         }
-        var fast = Run(meta, fused ? Path.Fused : Path.Libtorch);
-        var pure = Run(meta, Path.Reference);
+        var fast = Run(meta, path);
+        var pure = Run(meta, Reference);
         for (int t = 0; t < pure.Trajectory.Count; t++)
         {
             for (int e = 0; e < pure.Trajectory[t].Length; e++)
@@ -101,9 +119,10 @@ public sealed class HierarchicalRnnInPlaceStepTests
     /// direction has unit RMS; the bound includes the learned step-size offset).
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void TheStepSizeCapClipsTheStepOnEveryPath(bool fused)
+    [InlineData("Libtorch")]
+    [FusedKernelData("Avx512")]
+    [FusedKernelData("Avx2")]
+    public void TheStepSizeCapClipsTheStepOnEveryPath(string path)
     {
         const double cap = 1e-3;
         using var meta = HierarchicalRnnMetaParameters.CreateInitial(4);
@@ -112,8 +131,8 @@ public sealed class HierarchicalRnnInPlaceStepTests
             meta.LearningRateChange.B.fill_(5);
             meta.StepSizeOffset.fill_(0.7); // the bound includes the learned offset
         }
-        var fast = Run(meta, fused ? Path.Fused : Path.Libtorch, cap);
-        var pure = Run(meta, Path.Reference, cap);
+        var fast = Run(meta, path, cap);
+        var pure = Run(meta, Reference, cap);
         for (int t = 0; t < pure.Trajectory.Count; t++)
         {
             for (int e = 0; e < pure.Trajectory[t].Length; e++)
@@ -129,12 +148,13 @@ public sealed class HierarchicalRnnInPlaceStepTests
         Assert.Equal(1, rms / cap, 1e-3);
     }
 
-    /// <summary>The fused kernel's vectorised functions against System.Math over a wide range (float32 accuracy).</summary>
-    [Fact]
-    public void TheVectorisedFunctionsMatchSystemMath()
+    /// <summary>Each fused kernel variant's vectorised functions against System.Math over a wide range (float32 accuracy).</summary>
+    [Theory]
+    [FusedKernelData("Avx512")]
+    [FusedKernelData("Avx2")]
+    public void TheVectorisedFunctionsMatchSystemMath(string kernel)
     {
-        if (!HierarchicalRnnFusedCpuStep.IsSupported)
-            return;
+        var variant = Enum.Parse<FusedCpuKernel>(kernel);
         var values = new List<float>();
         for (int i = -4000; i <= 4000; i++)
             values.Add(i * 0.01f); // [−40, 40]
@@ -143,29 +163,28 @@ public sealed class HierarchicalRnnInPlaceStepTests
             values.Add(e);
             values.Add(-e);
         }
-        for (int b = 0; b < values.Count; b += 16)
+        float[] x = [.. values], abs = [.. values.Select(MathF.Abs)], capped = [.. values.Select(v => MathF.Min(v, 80))];
+        float[] Eval(HierarchicalRnnFusedCpuStep.Function f, float[] input)
         {
-            var lanes = new float[16];
-            for (int j = 0; j < 16; j++)
-                lanes[j] = values[Math.Min(b + j, values.Count - 1)];
-            var x = System.Runtime.Intrinsics.Vector512.Create(lanes);
-            var sig = HierarchicalRnnFusedCpuStep.Sigmoid(x);
-            var tanh = HierarchicalRnnFusedCpuStep.Tanh(x);
-            var asinh = HierarchicalRnnFusedCpuStep.Asinh(x);
-            var abs = System.Runtime.Intrinsics.Vector512.Abs(x);
-            var exp = HierarchicalRnnFusedCpuStep.Exp(System.Runtime.Intrinsics.Vector512.Min(x, System.Runtime.Intrinsics.Vector512.Create(80f)));
-            var log = HierarchicalRnnFusedCpuStep.Log(abs);
-            for (int j = 0; j < 16; j++)
-            {
-                double v = lanes[j];
-                AssertClose(1 / (1 + Math.Exp(-v)), sig[j], 1e-6, 1e-7, "sigmoid", v);
-                AssertClose(Math.Tanh(v), tanh[j], 1e-6, 2e-7, "tanh", v);
-                AssertClose(Math.Asinh(v), asinh[j], 1e-6, 2e-7, "asinh", v);
-                if (v >= -87) // below, Exp returns ~1e-38 (its clamp)
-                    AssertClose(Math.Exp(Math.Min(v, 80)), exp[j], 1e-6, 0, "exp", v);
-                if (v != 0) // Log is for positive normal floats
-                    AssertClose(Math.Log(Math.Abs(v)), log[j], 1e-6, 1e-7, "log", v);
-            }
+            var y = new float[input.Length];
+            HierarchicalRnnFusedCpuStep.Evaluate(variant, f, input, y);
+            return y;
+        }
+        var sig = Eval(HierarchicalRnnFusedCpuStep.Function.Sigmoid, x);
+        var tanh = Eval(HierarchicalRnnFusedCpuStep.Function.Tanh, x);
+        var asinh = Eval(HierarchicalRnnFusedCpuStep.Function.Asinh, x);
+        var exp = Eval(HierarchicalRnnFusedCpuStep.Function.Exp, capped);
+        var log = Eval(HierarchicalRnnFusedCpuStep.Function.Log, abs);
+        for (int j = 0; j < x.Length; j++)
+        {
+            double v = x[j];
+            AssertClose(1 / (1 + Math.Exp(-v)), sig[j], 1e-6, 1e-7, "sigmoid", v);
+            AssertClose(Math.Tanh(v), tanh[j], 1e-6, 2e-7, "tanh", v);
+            AssertClose(Math.Asinh(v), asinh[j], 1e-6, 2e-7, "asinh", v);
+            if (v >= -87) // below, Exp returns ~1e-38 (its clamp)
+                AssertClose(Math.Exp(Math.Min(v, 80)), exp[j], 1e-6, 0, "exp", v);
+            if (v != 0) // Log is for positive normal floats
+                AssertClose(Math.Log(Math.Abs(v)), log[j], 1e-6, 1e-7, "log", v);
         }
     }
 

@@ -1,100 +1,33 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using TorchSharp;
-using static TorchSharp.torch;
 
-namespace Components.Trainers.LearnedOptimizer;
+namespace Components.Trainers.LearnedOptimizer.Fused;
 
 /// <summary>
-/// The per-parameter part of <see cref="HierarchicalRnnUpdate.Step"/> as one fused CPU pass for float32 tensors
-/// (<see cref="HierarchicalRnnInPlaceStep"/> calls it; the libtorch path stays for other devices and dtypes). Sixteen
-/// parameters at a time, one SIMD lane each (Vector512): momentum and mean squares at K timescales, the features, the
-/// per-parameter GRU (weights broadcast from L1), the four outputs and the per-tensor sums of [h', x] and δ² are all
-/// computed in registers in one pass over the state; a second pass applies θ ← θ − exp(λ + o)·δ / rms(δ). The state
-/// keeps its [n, K] and [n, P] layouts (save/load and the pure step use them); a block is transposed in and out
-/// (generic shapes: through a small stack buffer; the default shape: row loads and stores with in-register transposes and
-/// permutes, see <see cref="Pass1Default"/>).
+/// The Vector512 variant of the fused kernel (<see cref="HierarchicalRnnFusedCpuStep"/> dispatches to it; see there for
+/// what the passes compute): sixteen parameters at a time, one lane each, with AVX-512F permutes, masked loads and
+/// stores, vscalef / vgetexp / vgetmant and the 14-bit reciprocal estimates. <see cref="HierarchicalRnnFusedKernel256"/>
+/// is the same math on 8 lanes for AVX2 CPUs. A block is transposed in and out (generic shapes: through a small stack
+/// buffer; the default shape: row loads and stores with in-register transposes and permutes, see <see cref="Pass1Default"/>).
 /// </summary>
-internal static unsafe class HierarchicalRnnFusedCpuStep
+internal static unsafe class HierarchicalRnnFusedKernel512
 {
     private const int W = 16; // lanes of Vector512<float>
+    private const int DefaultK = HierarchicalRnnFusedCpuStep.DefaultK, DefaultP = HierarchicalRnnFusedCpuStep.DefaultP, DefaultI = HierarchicalRnnFusedCpuStep.DefaultI;
 
-    /// <summary>Whether the fused kernel runs on this CPU (Vector512 in hardware; AVX2 for the gathers).</summary>
-    public static bool IsSupported => Vector512.IsHardwareAccelerated && Avx2.IsSupported;
+    /// <summary>Parameters per pass.</summary>
+    public const int Lanes = W;
 
-    /// <summary>The per-tensor constants of one kernel call (weights flattened row-major, float32).</summary>
-    public sealed class Weights
-    {
-        public required int K, P;
-        public required float[] WxT;     // [3P, I] (Wx transposed)
-        public required float[] WhT;     // [3P, P] (Wh transposed)
-        public required float[] OutW;    // [4, P]: direction, scale decay, input decay, log-lr change
-        public required float[] OutB;    // [4] (direction's 0)
-        public required float[] Shortcut; // [K]
-        public required float StepSizeOffset, LrMomentum, MeanLogLr;
-        public float MaxLogLr = (float)HierarchicalRnnUpdate.MaxLogLearningRate; // upper clip of the step log learning rate (the lower one is −33)
-
-        private float[]? _gates;
-
-        /// <summary>
-        /// The GRU's weights for <see cref="Pass1Default"/>, input-major per gate: [gate g ∈ {reset, update, candidate}]
-        /// [input i: 12 x, then 10 h (r⊙h for the candidate)][column j: 10], so that one input row feeds ten accumulators.
-        /// </summary>
-        internal float[] DefaultGates => _gates ??= BuildGates();
-
-        private float[] BuildGates()
-        {
-            const int p = DefaultP, ix = DefaultI, ni = DefaultI + DefaultP;
-            var r = new float[3 * ni * p];
-            for (int g = 0; g < 3; g++)
-                for (int i = 0; i < ni; i++)
-                    for (int j = 0; j < p; j++)
-                    {
-                        int c = g * p + j;
-                        r[(g * ni + i) * p + j] = i < ix ? WxT[c * ix + i] : WhT[c * p + i - ix];
-                    }
-            return r;
-        }
-    }
-
-    private const int DefaultK = 4, DefaultP = 10, DefaultI = 3 * DefaultK;
-
-    /// <summary>Raw float32 pointers to one tensor's data and state (all contiguous, on the CPU).</summary>
-    public struct TensorData
-    {
-        public long N;
-        public float* Gradient, Theta, M, V, H, InputDecay, ScaleDecay, LogLr;
-        public bool FirstStep;
-    }
-
-    /// <summary>A float32 pointer to a contiguous CPU tensor's data.</summary>
-    public static float* Pointer(Tensor t)
-    {
-        if (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.device_type != DeviceType.CPU)
-            throw new InvalidOperationException("The fused kernel needs contiguous float32 CPU tensors.");
-        fixed (byte* b = t.bytes)
-            return (float*)b;
-    }
+    /// <summary>Whether this variant runs on this CPU (Vector512 in hardware: AVX-512F and the rest .NET requires for it).</summary>
+    public static bool IsSupported => Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
     /// <summary>
-    /// Pass 1 over one tensor: updates the state in place, writes exp(λ + o)·δ into <paramref name="update"/> and the
-    /// sums of h' ([P]), x ([I]) and δ² into <paramref name="sumH"/>, <paramref name="sumX"/>, <paramref name="sumD2"/>.
-    /// <paramref name="bias"/> is the GRU's full bias [3P] (own bias plus those from the tensor and global states).
+    /// Pass 1 (<see cref="HierarchicalRnnFusedCpuStep.Pass1"/>) for any shape and any n (the last block masked); the
+    /// driver uses it for shapes other than the default one and for the default shape's last partial block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // called a few times per step: tier-0 code would run the whole tensor unoptimised
-    public static void Pass1(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
-    {
-        if (w.K == DefaultK && w.P == DefaultP && d.N >= W)
-        {
-            Pass1Default(w, bias, d, update, sumH, sumX, out sumD2);
-            return;
-        }
-        Pass1Generic(w, bias, d, update, sumH, sumX, out sumD2);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pass1Generic(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
+    internal static void Pass1Generic(FusedWeights w, ReadOnlySpan<float> bias, FusedTensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
     {
         int k = w.K, p = w.P, ix = 3 * k, p3 = 3 * p;
         // Per-block SoA buffers: m, v [K], h [P] transposed in; x [I], pre [3P], r⊙h [P] are working registers/L1.
@@ -236,14 +169,14 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
     }
 
     /// <summary>
-    /// <see cref="Pass1"/> for the default architecture (K = 4, P = 10, 12 inputs) on the full 16-parameter blocks, the
-    /// rest by <see cref="Pass1Generic"/>: the GRU's three 10-column matvecs run input-outer with ten accumulators in
+    /// Pass 1 for the default architecture (K = 4, P = 10, 12 inputs) on full 16-parameter blocks (n a multiple of 16;
+    /// the driver runs the rest by <see cref="Pass1Generic"/>): the GRU's three 10-column matvecs run input-outer with ten accumulators in
     /// registers (independent FMA chains instead of one 22-long chain per column); the block's [16, 10] GRU state is
     /// read and written as 16 rows with a 16 × 16 transpose in registers (<see cref="Transpose16"/>), its [16, 4]
     /// momentum and mean squares as four 64-byte rows with two rounds of permutes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pass1Default(Weights w, ReadOnlySpan<float> bias, TensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
+    internal static void Pass1Default(FusedWeights w, ReadOnlySpan<float> bias, FusedTensorData d, float* update, Span<double> sumH, Span<double> sumX, out double sumD2)
     {
         const int k = DefaultK, p = DefaultP, ix = DefaultI, ni = ix + p;
         var xh = stackalloc Vector512<float>[ni]; // x, then h (r⊙h for the candidate)
@@ -276,7 +209,7 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         var eps = Vector512.Create((float)HierarchicalRnnUpdate.Epsilon);
         float maxLr = w.MaxLogLr;
         var invK = Vector512.Create(1f / k);
-        long full = d.N / W * W;
+        long full = d.N / W * W; // = n (the driver passes full blocks only)
         bool first = d.FirstStep;
         fixed (float* gw = w.DefaultGates, ow = w.OutW, ob = w.OutB, sc = w.Shortcut)
         fixed (float* bb = bias)
@@ -372,18 +305,6 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         for (int j = 0; j < ix; j++)
             sumX[j] = Sum(accX[j]);
         sumD2 = Sum(accD);
-        if (full == d.N)
-            return;
-        // The last partial block: the generic kernel on the tail, its sums added.
-        var tail = d;
-        tail.N = d.N - full;
-        tail.Gradient += full; tail.Theta += full; tail.InputDecay += full; tail.ScaleDecay += full; tail.LogLr += full;
-        tail.M += full * k; tail.V += full * k; tail.H += full * p;
-        Span<double> tH = stackalloc double[p], tX = stackalloc double[ix];
-        Pass1Generic(w, bias, tail, update + full, tH, tX, out double tD);
-        for (int j = 0; j < p; j++) sumH[j] += tH[j];
-        for (int j = 0; j < ix; j++) sumX[j] += tX[j];
-        sumD2 += tD;
     }
 
     /// <summary>
@@ -520,30 +441,6 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
         outp[5] = a5; outp[6] = a6; outp[7] = a7; outp[8] = a8; outp[9] = a9;
     }
 
-    /// <summary>
-    /// Whether every value of <paramref name="t"/> is finite: one vectorised pass over a contiguous float32 CPU tensor
-    /// (libtorch's isfinite().all() makes three passes and two temporaries), libtorch's otherwise.
-    /// </summary>
-    public static bool AllFinite(Tensor t)
-    {
-        if (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.device_type != DeviceType.CPU)
-            return t.isfinite().all().item<bool>();
-        long n = t.numel();
-        if (n == 0)
-            return true;
-        float* p = Pointer(t);
-        // A float is NaN or ±∞ exactly when its exponent bits are all ones.
-        var expMask = Vector256.Create(0x7F800000);
-        var bad = Vector256<int>.Zero;
-        long i = 0;
-        for (; i + 8 <= n; i += 8)
-            bad |= Vector256.Equals(Vector256.Load((int*)(p + i)) & expMask, expMask);
-        bool ok = bad == Vector256<int>.Zero;
-        for (; i < n; i++)
-            ok &= float.IsFinite(p[i]);
-        return ok;
-    }
-
     /// <summary>Pass 2: θ ← θ − scale·update.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pass2(float* theta, float* update, long n, float scale)
@@ -678,6 +575,30 @@ internal static unsafe class HierarchicalRnnFusedCpuStep
             a + Vector512.Sqrt(Vector512.FusedMultiplyAdd(a, a, Vector512<float>.One)));
         var r = Log(t);
         return Vector512.CopySign(r, z);
+    }
+
+    /// <summary>The vectorised functions on a span (tests and the benchmark; the last block padded with its last value).</summary>
+    internal static void Evaluate(HierarchicalRnnFusedCpuStep.Function f, ReadOnlySpan<float> x, Span<float> y)
+    {
+        var lanes = stackalloc float[W];
+        for (int b = 0; b < x.Length; b += W)
+        {
+            for (int j = 0; j < W; j++)
+                lanes[j] = x[Math.Min(b + j, x.Length - 1)];
+            var v = Vector512.Load(lanes);
+            var r = f switch
+            {
+                HierarchicalRnnFusedCpuStep.Function.Sigmoid => Sigmoid(v),
+                HierarchicalRnnFusedCpuStep.Function.Tanh => Tanh(v),
+                HierarchicalRnnFusedCpuStep.Function.Asinh => Asinh(v),
+                HierarchicalRnnFusedCpuStep.Function.Log => Log(v),
+                HierarchicalRnnFusedCpuStep.Function.Exp => Exp(v),
+                _ => throw new ArgumentOutOfRangeException(nameof(f)),
+            };
+            Vector512.Store(r, lanes);
+            for (int j = 0; j < W && b + j < x.Length; j++)
+                y[b + j] = lanes[j];
+        }
     }
 
     private static Vector512<float> LaneMask(int cnt)
