@@ -13,7 +13,7 @@ namespace Components.Benchmarks.Nngp;
 
 /// <summary>
 /// <c>dotnet run -c Release --project test/Benchmarks -- nngp-width [--sizes 1000,5000,20000] [--widths 64,256,1024,4096]
-/// [--nonlinearities ReLU,Erf] [--nngp-max-n 5000] [--nngp-only true] [--report-only true] [--csv path] [--also path,...] [--images dir] [--quick true]</c>: the NNGP
+/// [--nonlinearities ReLU,Erf] [--nngp-max-n 5000] [--budget-scale 1] [--nngp-only true] [--report-only true] [--csv path] [--also path,...] [--images dir] [--quick true]</c>: the NNGP
 /// paper's central comparison (Lee et al. 2018, arXiv:1711.00165): MLPs trained with the NeuralNetwork multiclass trainer
 /// at the NNGP's depth, nonlinearity and (σ_w², σ_b²) initialisation, at several widths, tuned on a validation split of
 /// each training set, against the NNGP with the same hyperparameters on the same training sets (nngp-repro's: the first
@@ -24,7 +24,9 @@ namespace Components.Benchmarks.Nngp;
 /// holds, so the study can be run in parts: the NNGP references above <c>--nngp-max-n</c> (10 GB at n = 20,000) are
 /// left to a separate <c>--nngp-only true --sizes 20000 --csv other.csv</c> run under <c>flock /work/wt/bigmem.lock</c>
 /// (its own CSV: two processes must not rewrite one file), whose results <c>--also other.csv</c> adds to the report, and
-/// <c>--report-only true</c> prints the tables and draws the PNGs from the CSVs.
+/// <c>--report-only true</c> prints the tables and draws the PNGs from the CSVs. <c>--budget-scale S</c> multiplies the
+/// four compute thresholds of <see cref="Plan"/> by S (default 1, sized for the shared machine under heavy load), so a
+/// quieter machine can tune the largest cells instead of training one capped candidate.
 /// </remarks>
 public static class NngpWidthStudy
 {
@@ -66,6 +68,9 @@ public static class NngpWidthStudy
         int[] sizes = Ints(a.Str("sizes", quick ? "1000" : "1000,5000,20000"));
         int[] widths = Ints(a.Str("widths", quick ? "64,256" : "64,256,1024,4096"));
         int nngpMaxN = a.Int("nngp-max-n", 5000);
+        double budgetScale = double.Parse(a.Str("budget-scale", "1"), CultureInfo.InvariantCulture);
+        if (!(budgetScale > 0))
+            throw new ArgumentOutOfRangeException(nameof(args), budgetScale, "--budget-scale must be positive.");
         var only = a.Str("nonlinearities", "ReLU,Erf").Split(',');
         var settings = s_settings.Where(st => only.Contains(st.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
         bool nngpOnly = a.Str("nngp-only", "false") == "true", reportOnly = a.Str("report-only", "false") == "true";
@@ -172,7 +177,7 @@ public static class NngpWidthStudy
                         EarlyStoppingPatience = validationSet is null ? 0 : patience,
                         Seed = 0,
                     };
-                    var plan = Plan(s, n, width, fitRows.Count, sizes, done, quick);
+                    var plan = Plan(s, n, width, fitRows.Count, sizes, done, quick, budgetScale);
                     int epochs = Math.Min(maxEpochs, plan.EpochCap);
                     Console.WriteLine(F($"{s.Name} n={n} width={width}: {plan.Grid.Count} candidates (lr/wd: {string.Join(", ", plan.Grid.Select(g => F($"{g.Lr:G3}/{g.Wd:G3}")))}), up to {epochs} epochs, patience {patience}, {fitRows.Count} fit + {validationRows.Count} validation rows, {(plan.Refit ? "refit on all rows" : "no refit")} [{total.Elapsed.TotalMinutes:F1} min]"));
                     foreach (var (lr, wd) in plan.Grid)
@@ -242,11 +247,11 @@ public static class NngpWidthStudy
     /// rate and a third of it (3e-4 and 1e-4 if none); beyond, one candidate (that selection) trained for at most
     /// 8e11 / (P × fit rows) epochs, not refitted: its test accuracy is that of the network trained on the fit part.
     /// </summary>
-    private static FitPlan Plan(Setting s, int n, int width, int fitRows, int[] sizes, Dictionary<string, Result> done, bool quick)
+    private static FitPlan Plan(Setting s, int n, int width, int fitRows, int[] sizes, Dictionary<string, Result> done, bool quick, double budgetScale)
     {
         if (quick)
             return new([(1e-3, 0), (3e-4, 0)], int.MaxValue, true);
-        double cost = (double)Parameters(s.Depth, width) * n;
+        double cost = (double)Parameters(s.Depth, width) * n / budgetScale;
         int smaller = sizes.Where(m => m < n).DefaultIfEmpty(0).Max();
         var previous = done.Values.FirstOrDefault(r => r.Nonlinearity == s.Name && r.N == smaller && r.Width == width && r.Stage is "refit" or "selected");
         if (cost <= FullGridMax)
@@ -259,7 +264,7 @@ public static class NngpWidthStudy
                 ? new([(3e-4, 0), (1e-4, 0)], int.MaxValue, true)
                 : new([(previous.LearningRate, previous.WeightDecay), (previous.LearningRate / 3, previous.WeightDecay)], int.MaxValue, true);
         }
-        int cap = Math.Max(1, (int)(SingleCandidateBudget / ((double)Parameters(s.Depth, width) * fitRows)));
+        int cap = Math.Max(1, (int)(SingleCandidateBudget * budgetScale / ((double)Parameters(s.Depth, width) * fitRows)));
         return new([previous is null ? (1e-4, 0) : (previous.LearningRate, previous.WeightDecay)], cap, false);
     }
 
