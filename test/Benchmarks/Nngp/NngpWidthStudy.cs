@@ -327,9 +327,9 @@ public static class NngpWidthStudy
             plt.XLabel("hidden-layer width (log scale)");
             plt.YLabel("test accuracy (10,000 images)");
             plt.Title(F($"Fashion-MNIST, n = {n:N0} training images: tuned MLPs vs the NNGP"));
-            plt.ShowLegend(Alignment.LowerRight);
+            plt.ShowLegend(Edge.Bottom); // below the axes: inside, it hid the lowest points (ReLU 4,096 at n = 20,000)
             string path = Path.Combine(images, F($"nngp-width{(quick ? "-quick" : "")}-n{n}.png"));
-            plt.SavePng(path, 800, 500);
+            plt.SavePng(path, 800, 600);
             Console.WriteLine($"wrote {path}");
         }
         return 0;
