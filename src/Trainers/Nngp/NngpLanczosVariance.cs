@@ -75,6 +75,7 @@ internal sealed class NngpLanczosVariance : IDisposable
             // intermediates, several n × block float64 each) are freed with its own scope; only the new basis block,
             // its image and the next start block leave it.
             using var blockScope = torch.NewDisposeScope();
+            var start = next; // this block's start, owned outside the block scope: disposed once the block is built
             // Orthogonalise the new block against the basis (twice) and within itself.
             for (int pass = 0; pass < 2 && qs.Count > 0; pass++)
             {
@@ -93,6 +94,7 @@ internal sealed class NngpLanczosVariance : IDisposable
             aqs.Add(aq.DetachFromDisposeScope());
             size += take;
             next = aq.clone().MoveToOuterDisposeScope();
+            start.Dispose();
         }
         var q = torch.cat(qs, 1).contiguous();
         var h = torch.mm(q.T, torch.cat(aqs, 1));
